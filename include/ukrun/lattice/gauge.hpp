@@ -59,6 +59,20 @@ void write_milc(const Geometry& geometry, const GaugeField<double>& field,
 /// Converts a field to single precision.
 GaugeField<float> to_single(const GaugeField<double>& field);
 
+/// Links on the local sites plus a halo of depth 1 in every direction, edges and corners
+/// included, copied from the neighbour ranks (or wrapped periodically on one rank). Local
+/// coordinates run over [-1, l_mu]. Used by the plaquette and the clover term. Collective.
+class ExtendedGauge {
+public:
+    ExtendedGauge(const Geometry& geometry, const GaugeField<double>& field);
+    /// U_mu(x) for x with every x[nu] in [-1, l_nu].
+    const Su3<double>& link(const std::array<int, 4>& x, int mu) const;
+
+private:
+    Dims ext_;  ///< l_mu + 2
+    std::vector<Su3<double>> links_;
+};
+
 /// Average plaquette, normalised so the unit field gives 1. Collective.
 struct Plaquette {
     double total = 0, space_space = 0, space_time = 0;
