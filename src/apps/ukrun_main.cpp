@@ -23,6 +23,7 @@ constexpr Subcommand kSubcommands[] = {
     {"validate", ukrun::runner::cmd_validate, "check a topology file, statically or --live"},
     {"doctor", ukrun::runner::cmd_doctor, "what this host can run and how to fix the rest"},
     {"show", ukrun::runner::cmd_show, "print the runs stored in an HDF5 results file"},
+    {"image", ukrun::runner::cmd_image, "build and cache instance images (nanos)"},
 };
 
 void print_usage(std::FILE* out) {

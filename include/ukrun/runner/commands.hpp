@@ -24,5 +24,6 @@ int cmd_shim(const Args& args);
 int cmd_validate(const Args& args);
 int cmd_doctor(const Args& args);
 int cmd_show(const Args& args);
+int cmd_image(const Args& args);
 
 }  // namespace ukrun::runner
