@@ -3,25 +3,14 @@
 #include "ukrun/lattice/geometry.hpp"
 
 #include <gtest/gtest.h>
-#include <mpi.h>
 
 #include <set>
 #include <stdexcept>
 
+#include "unit/mpi_self.hpp"
+
 namespace ukrun::lattice {
 namespace {
-
-/// Initialises MPI once for the tests that build a Geometry on MPI_COMM_SELF.
-class MpiEnvironment : public ::testing::Environment {
-  public:
-    void SetUp() override {
-        int initialized = 0;
-        MPI_Initialized(&initialized);
-        if (!initialized) MPI_Init(nullptr, nullptr);
-    }
-    void TearDown() override { MPI_Finalize(); }
-};
-const auto* const kMpi = ::testing::AddGlobalTestEnvironment(new MpiEnvironment);
 
 Dims dims(int a, int b, int c, int d) {
     return Dims{{a, b, c, d}};
