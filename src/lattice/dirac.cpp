@@ -23,44 +23,16 @@ DiracParams params_of(const DiracOptions& options) {
     return params;
 }
 
-/// Repetitions for about kAutoSeconds, measured on one application, decided on rank 0.
-template <typename T>
-int auto_repetitions(DiracOperator<T>& op, const SpinorField<T>& in, SpinorField<T>& out) {
-    MPI_Comm comm = op.geometry().comm();
-    MPI_Barrier(comm);
-    double start = MPI_Wtime();
-    op.apply(in, out);
-    op.apply(in, out);
-    double seconds = (MPI_Wtime() - start) / 2;
-    int repetitions = static_cast<int>(std::clamp(kAutoSeconds / std::max(seconds, 1e-9), 1.0,
-                                                  static_cast<double>(kMaxAutoRepetitions)));
-    MPI_Bcast(&repetitions, 1, MPI_INT, 0, comm);
-    return repetitions;
-}
-
 template <typename T>
 void time_operator(DiracOperator<T>& op, int repetitions, DiracReport& report) {
-    const Geometry& geometry = op.geometry();
-    MPI_Comm comm = geometry.comm();
-    SpinorField<T> in, out(static_cast<std::size_t>(geometry.volume()));
-    random_spinor(geometry, kSourceSeed, in);
-    if (repetitions <= 0) repetitions = auto_repetitions(op, in, out);
-
-    op.reset_halo_stats();
-    MPI_Barrier(comm);
-    double start = MPI_Wtime();
-    for (int k = 0; k < repetitions; ++k) op.apply(in, out);
-    double local[3] = {MPI_Wtime() - start, op.halo_stats().wait_seconds,
-                       op.halo_stats().bytes_sent};
-    double worst[3];
-    MPI_Allreduce(local, worst, 3, MPI_DOUBLE, MPI_MAX, comm);
-
-    const double sites = static_cast<double>(geometry.volume()) * repetitions;
-    report.applications = repetitions;
-    report.us_per_site = worst[0] / sites * 1e6;
-    report.gflops = op.flops_per_site() * sites / worst[0] * 1e-9;
-    report.halo_ms = worst[1] / repetitions * 1e3;
-    report.halo_bytes = worst[2] / repetitions;
+    std::vector<SpinorField<T>> in(1), out(1);
+    random_spinor(op.geometry(), kSourceSeed, in[0]);
+    DiracTiming timing = time_dirac(op, in, out, repetitions, kAutoSeconds);
+    report.applications = timing.applications;
+    report.us_per_site = timing.us_per_site;
+    report.gflops = timing.gflops;
+    report.halo_ms = timing.halo_ms;
+    report.halo_bytes = timing.halo_bytes;
 }
 
 void fill_cg(const CgResult& result, DiracReport& report) {
@@ -104,6 +76,54 @@ DiracReport run(const Geometry& geometry, const GaugeField<double>& field,
 }
 
 }  // namespace
+
+template <typename T>
+DiracTiming time_dirac(DiracOperator<T>& op, const std::vector<SpinorField<T>>& in,
+                       std::vector<SpinorField<T>>& out, int repetitions, double target_seconds) {
+    const Geometry& geometry = op.geometry();
+    MPI_Comm comm = geometry.comm();
+    const std::size_t fields = in.size();
+    out.resize(fields);
+    for (std::size_t k = 0; k < fields; ++k) out[k].resize(in[k].size());
+
+    if (repetitions <= 0) {
+        // A trial pass over every field (at least two applications) sets the count.
+        const int trial = static_cast<int>(std::max<std::size_t>(2, fields));
+        MPI_Barrier(comm);
+        double start = MPI_Wtime();
+        for (int k = 0; k < trial; ++k) op.apply(in[k % fields], out[k % fields]);
+        double each = (MPI_Wtime() - start) / trial;
+        repetitions = static_cast<int>(std::clamp(target_seconds / std::max(each, 1e-9), 1.0,
+                                                  static_cast<double>(kMaxAutoRepetitions)));
+        MPI_Bcast(&repetitions, 1, MPI_INT, 0, comm);
+    }
+
+    op.reset_halo_stats();
+    MPI_Barrier(comm);
+    double start = MPI_Wtime();
+    for (int k = 0; k < repetitions; ++k) op.apply(in[k % fields], out[k % fields]);
+    double local[3] = {MPI_Wtime() - start, op.halo_stats().wait_seconds,
+                       op.halo_stats().bytes_sent};
+    double worst[3];
+    MPI_Allreduce(local, worst, 3, MPI_DOUBLE, MPI_MAX, comm);
+
+    DiracTiming timing;
+    const double sites = static_cast<double>(geometry.volume()) * repetitions;
+    timing.applications = repetitions;
+    timing.seconds = worst[0];
+    timing.us_per_site = worst[0] / sites * 1e6;
+    timing.gflops = op.flops_per_site() * sites / worst[0] * 1e-9;
+    timing.halo_ms = worst[1] / repetitions * 1e3;
+    timing.halo_bytes = worst[2] / repetitions;
+    return timing;
+}
+
+template DiracTiming time_dirac<float>(DiracOperator<float>&,
+                                       const std::vector<SpinorField<float>>&,
+                                       std::vector<SpinorField<float>>&, int, double);
+template DiracTiming time_dirac<double>(DiracOperator<double>&,
+                                        const std::vector<SpinorField<double>>&,
+                                        std::vector<SpinorField<double>>&, int, double);
 
 Precision parse_precision(const std::string& text) {
     if (text == "single") return Precision::single;

@@ -109,4 +109,21 @@ class DiracOperator {
     SpinorField<T> scratch_;
 };
 
+/// Per-application cost of Dw: the maxima over ranks, so identical on every rank.
+struct DiracTiming {
+    int applications = 0;
+    double seconds = 0;      ///< wall time of all applications
+    double us_per_site = 0;  ///< microseconds per local site per application
+    double gflops = 0;       ///< per rank, at flops_per_site()
+    double halo_ms = 0;      ///< time blocked waiting for the halo per application
+    double halo_bytes = 0;   ///< bytes sent per rank per application
+};
+
+/// Applies `op` to in[k % n] into out[k % n], k = 0..repetitions-1; repetitions = 0 picks
+/// about `target_seconds` from a trial on rank 0 (broadcast). `out` is resized like `in`,
+/// which must not be empty. Collective.
+template <typename T>
+DiracTiming time_dirac(DiracOperator<T>& op, const std::vector<SpinorField<T>>& in,
+                       std::vector<SpinorField<T>>& out, int repetitions, double target_seconds);
+
 }  // namespace ukrun::lattice
