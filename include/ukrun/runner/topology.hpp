@@ -65,6 +65,7 @@ struct NetworkConfig {
     std::string mac_prefix;    ///< "52:54:00:xx" style prefix for instance MACs
     std::optional<Ipv4> pool_start;  ///< first instance address (default: gateway + 1)
     int line = 0;              ///< line of the [network] table
+    int subnet_line = 0;       ///< line of the subnet key (0 for the built-in default)
 };
 
 /// [instance]: the size of one rank's instance (VM, unikernel, container).
@@ -104,5 +105,16 @@ std::vector<Diagnostic> check_capacity(const Topology& topology, int ranks);
 
 /// The built-in topology used when no --topology is given (one node: this host).
 Topology default_topology();
+
+/// How many instance addresses the pool holds: from pool_start (default gateway + 1) to the
+/// last host address of the subnet, without the gateway and node addresses.
+std::int64_t address_capacity(const Topology& topology);
+
+/// The first `count` instance addresses of the pool, in order (fewer when it runs out).
+std::vector<Ipv4> instance_addresses(const Topology& topology, int count);
+
+/// The node index of each of `ranks` ranks: nodes are filled in file order up to
+/// cpus / instance.vcpus instances each (at least one), then further ranks go round robin.
+std::vector<int> place_ranks(const Topology& topology, int ranks);
 
 }  // namespace ukrun::runner
