@@ -33,76 +33,46 @@ int cg_iterate(DiracOperator<T>& op, const SpinorField<T>& b, SpinorField<T>& x,
     return iterations;
 }
 
-/// |b - A x| / |b| in precision T.
-template <typename T>
-double true_residual(DiracOperator<T>& op, const SpinorField<T>& b, const SpinorField<T>& x,
-                     double norm_b) {
-    SpinorField<T> ax(b.size()), r = b;
-    op.apply_normal(x, ax);
-    axpy(-1.0, ax, r);
-    return std::sqrt(global_norm2(op.geometry().comm(), r)) / norm_b;
-}
-
 double elapsed_on_root(MPI_Comm comm, double start) {
     double seconds = MPI_Wtime() - start;
     MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, comm);
     return seconds;
 }
 
-}  // namespace
-
-template <typename T>
-CgResult cg_solve(DiracOperator<T>& op, const SpinorField<T>& b, SpinorField<T>& x, double tol,
-                  int max_iterations) {
+/// Defect correction: CG in precision Inner on the normalised true residual of precision
+/// Outer, each pass reducing it by the remaining factor (but by at most `max_reduction`),
+/// until the true residual meets tol. With Inner = Outer the first pass is plain CG and
+/// later passes only repair a recursive residual that drifted from the true one.
+template <typename Outer, typename Inner>
+CgResult defect_correction(DiracOperator<Outer>& op, DiracOperator<Inner>& inner_op,
+                           const SpinorField<Outer>& b, SpinorField<Outer>& x, double tol,
+                           int max_iterations, double max_reduction) {
+    constexpr int kMaxPasses = 100;
     MPI_Comm comm = op.geometry().comm();
-    double start = MPI_Wtime();
+    const double start = MPI_Wtime();
     CgResult result;
-    double norm_b = std::sqrt(global_norm2(comm, b));
-    if (norm_b == 0) {
-        x.assign(b.size(), Spinor<T>{});
-        result.converged = true;
-        return result;
-    }
-    result.iterations = cg_iterate(op, b, x, tol * norm_b, max_iterations);
-    result.residual = true_residual(op, b, x, norm_b);
-    result.converged = result.residual <= tol;
-    result.seconds = elapsed_on_root(comm, start);
-    return result;
-}
-
-CgResult cg_solve_mixed(DiracOperator<double>& op, DiracOperator<float>& op_single,
-                        const SpinorField<double>& b, SpinorField<double>& x, double tol,
-                        int max_iterations) {
-    // Single precision reduces a residual by about this much per inner solve.
-    constexpr double kInnerReduction = 1e-5;
-    constexpr int kMaxRestarts = 100;
-    MPI_Comm comm = op.geometry().comm();
-    double start = MPI_Wtime();
-    CgResult result;
-    double norm_b = std::sqrt(global_norm2(comm, b));
-    x.assign(b.size(), Spinor<double>{});
+    const double norm_b = std::sqrt(global_norm2(comm, b));
+    x.assign(b.size(), Spinor<Outer>{});
     if (norm_b == 0) {
         result.converged = true;
         return result;
     }
 
-    SpinorField<double> r = b, ax(b.size()), correction;
-    SpinorField<float> r_single, e_single;
+    SpinorField<Outer> r = b, ax(b.size()), correction;
+    SpinorField<Inner> r_inner, e_inner;
     double norm_r = norm_b;
     while (norm_r > tol * norm_b && result.iterations < max_iterations &&
-           result.restarts < kMaxRestarts) {
-        // Solve A e = r / |r| in single: scaling keeps the numbers in range.
-        convert_spinor(r, r_single);
-        axpy(1.0 / norm_r - 1.0, r_single, r_single);
-        double inner_target = std::max(kInnerReduction, 0.5 * tol * norm_b / norm_r);
-        result.iterations += cg_iterate(op_single, r_single, e_single, inner_target,
-                                        max_iterations - result.iterations);
-        convert_spinor(e_single, correction);
+           result.restarts < kMaxPasses) {
+        convert_spinor(r, r_inner);
+        axpy(1.0 / norm_r - 1.0, r_inner, r_inner);  // unit norm keeps floats in range
+        const double target = std::max(max_reduction, tol * norm_b / norm_r);
+        result.iterations +=
+            cg_iterate(inner_op, r_inner, e_inner, target, max_iterations - result.iterations);
+        convert_spinor(e_inner, correction);
         axpy(norm_r, correction, x);
         ++result.restarts;
 
-        // Reliable update: the true residual in double.
-        op.apply_normal(x, ax);
+        op.apply_normal(x, ax);  // the true residual
         r = b;
         axpy(-1.0, ax, r);
         norm_r = std::sqrt(global_norm2(comm, r));
@@ -111,6 +81,22 @@ CgResult cg_solve_mixed(DiracOperator<double>& op, DiracOperator<float>& op_sing
     result.converged = result.residual <= tol;
     result.seconds = elapsed_on_root(comm, start);
     return result;
+}
+
+}  // namespace
+
+template <typename T>
+CgResult cg_solve(DiracOperator<T>& op, const SpinorField<T>& b, SpinorField<T>& x, double tol,
+                  int max_iterations) {
+    return defect_correction(op, op, b, x, tol, max_iterations, 0.0);
+}
+
+CgResult cg_solve_mixed(DiracOperator<double>& op, DiracOperator<float>& op_single,
+                        const SpinorField<double>& b, SpinorField<double>& x, double tol,
+                        int max_iterations) {
+    // Single precision reduces a residual by about this much per pass.
+    constexpr double kSingleReduction = 1e-5;
+    return defect_correction(op, op_single, b, x, tol, max_iterations, kSingleReduction);
 }
 
 template CgResult cg_solve<float>(DiracOperator<float>&, const SpinorField<float>&,

@@ -12,7 +12,7 @@ struct CgResult {
     double residual = 0;     ///< true |b - A x| / |b|, recomputed in double at the end
     bool converged = false;  ///< residual <= tol within the iteration cap
     double seconds = 0;      ///< wall time of the solve on rank 0's clock
-    int restarts = 0;        ///< outer double-precision corrections (mixed only)
+    int restarts = 0;        ///< passes on the true residual (1 unless it drifted or mixed)
 };
 
 /// Solves Dw^dagger Dw x = b to |b - A x| / |b| <= tol from x = 0, at most max_iterations
