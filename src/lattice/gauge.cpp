@@ -320,21 +320,6 @@ double average_link_trace(const Geometry& geometry, const GaugeField<double>& fi
 
 namespace detail {
 
-std::string first_error(MPI_Comm comm, const std::string& error) {
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int mine = error.empty() ? size : rank, first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size) return {};
-
-    int length = static_cast<int>(error.size());
-    MPI_Bcast(&length, 1, MPI_INT, first, comm);
-    std::string message = rank == first ? error : std::string(length, '\0');
-    MPI_Bcast(message.data(), length, MPI_CHAR, first, comm);
-    return message;
-}
-
 void throw_if_any(MPI_Comm comm, const std::string& error) {
     std::string message = first_error(comm, error);
     if (!message.empty()) throw std::runtime_error(message);

@@ -9,10 +9,6 @@
 
 namespace ukrun::lattice::detail {
 
-/// The error of the lowest rank of `comm` that has one (empty `error` means none), identical
-/// on every rank; empty when no rank failed. Collective.
-std::string first_error(MPI_Comm comm, const std::string& error);
-
 /// Like first_error, but throws std::runtime_error with the message on every rank.
 void throw_if_any(MPI_Comm comm, const std::string& error);
 

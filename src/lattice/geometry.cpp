@@ -141,6 +141,21 @@ Dims auto_grid(const Dims& global, int ranks) {
     return best;
 }
 
+std::string first_error(MPI_Comm comm, const std::string& error) {
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = error.empty() ? size : rank, first = size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == size) return {};
+
+    int length = static_cast<int>(error.size());
+    MPI_Bcast(&length, 1, MPI_INT, first, comm);
+    std::string message = rank == first ? error : std::string(length, '\0');
+    MPI_Bcast(message.data(), length, MPI_CHAR, first, comm);
+    return message;
+}
+
 Geometry::Geometry(const Dims& global, const Dims& grid, MPI_Comm comm)
     : global_(global), grid_(grid) {
     for (int mu = 0; mu < 4; ++mu) local_.n[mu] = global[mu] / grid[mu];

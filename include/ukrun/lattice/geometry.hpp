@@ -33,6 +33,10 @@ std::string decomposition_error(const Dims& global, const Dims& grid, int ranks)
 /// factorisation gives even local extents.
 Dims auto_grid(const Dims& global, int ranks);
 
+/// The error text of the lowest rank of `comm` whose `error` is non-empty, identical on every
+/// rank; empty when no rank has one. Collective: lets all ranks fail together, never hang.
+std::string first_error(MPI_Comm comm, const std::string& error);
+
 /// One rank's view of the decomposed lattice. Local sites are numbered lexicographically
 /// with direction 3 fastest: index = ((x0 * l1 + x1) * l2 + x2) * l3 + x3.
 class Geometry {
