@@ -52,11 +52,20 @@ struct RunRecord {
     std::vector<RankRecord> rank_records;
 };
 
+/// Version of the file layout, stored as the root attribute `ukrun_schema_version`; a reader
+/// refuses files with a newer version.
+inline constexpr std::int64_t kResultsSchemaVersion = 1;
+
+/// The group holding run `id`'s per-rank table and texts: "/run/000001" (six digits or more).
+std::string run_group_path(std::int64_t id);
+
 /// Appends `run` to the results file at `path` (created when missing) and returns the id
 /// given to it. Throws std::runtime_error naming the file and the HDF5 operation on failure.
 std::int64_t append_run(const std::string& path, RunRecord run);
 
 /// Reads every run in the file, in id order (groups' per-rank data and texts included).
+/// Throws std::runtime_error "PATH: what is wrong" for a missing file, a file that is not
+/// HDF5, or one without the `runs` table or with a newer schema.
 std::vector<RunRecord> read_runs(const std::string& path);
 
 }  // namespace ukrun::runner
