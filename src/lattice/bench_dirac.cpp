@@ -73,10 +73,9 @@ nlohmann::json case_json(const Case& c) {
             {"halo_bytes", c.timing.halo_bytes}};
 }
 
-}  // namespace
-
-nlohmann::json bench_dirac(const Geometry& geometry, const GaugeField<double>& field,
-                           const DiracOptions& options, std::ostream& out) {
+/// The bench proper; bench_dirac turns its exceptions into one line and MPI_Abort.
+nlohmann::json bench(const Geometry& geometry, const GaugeField<double>& field,
+                     const DiracOptions& options, std::ostream& out) {
     const long cache_bytes = last_level_cache_bytes();
     std::vector<Case> single = run_precision<float>(geometry, field, options, cache_bytes);
     std::vector<Case> dbl = run_precision<double>(geometry, field, options, cache_bytes);
@@ -115,6 +114,20 @@ nlohmann::json bench_dirac(const Geometry& geometry, const GaugeField<double>& f
         for (const Case& c : dbl) row("double", c);
     }
     return result;
+}
+
+}  // namespace
+
+nlohmann::json bench_dirac(const Geometry& geometry, const GaugeField<double>& field,
+                           const DiracOptions& options, std::ostream& out) {
+    try {
+        return bench(geometry, field, options, out);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "ukrun-lattice: rank %d: bench dirac failed: %s\n", geometry.rank(),
+                     error.what());
+        MPI_Abort(geometry.comm(), 1);
+    }
+    return {};
 }
 
 }  // namespace ukrun::lattice

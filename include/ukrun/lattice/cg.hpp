@@ -16,7 +16,9 @@ struct CgResult {
 };
 
 /// Solves Dw^dagger Dw x = b to |b - A x| / |b| <= tol from x = 0, at most max_iterations
-/// iterations. Never throws; a zero b gives x = 0 and residual 0. Collective.
+/// iterations. Stops early, unconverged, when a pass no longer shrinks the true residual
+/// (single precision cannot go much below 1e-6). A zero b gives x = 0 and residual 0.
+/// Throws only std::bad_alloc. Collective.
 template <typename T>
 CgResult cg_solve(DiracOperator<T>& op, const SpinorField<T>& b, SpinorField<T>& x, double tol,
                   int max_iterations);
