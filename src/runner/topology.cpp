@@ -385,7 +385,7 @@ void read_network(Parser& p, const toml::table& table, int line, NetworkConfig& 
             p.error(net.subnet_line, "network.subnet " + quoted(text) +
                                          " is not a CIDR network; write address/prefix, e.g. "
                                          "\"10.77.0.0/24\"");
-        } else if (!parse_cidr(to_string(*base) + text.substr(slash))) {
+        } else if (!parse_cidr("0.0.0.0" + text.substr(slash))) {
             p.error(net.subnet_line, "network.subnet " + quoted(text) +
                                          " has a prefix that is not 0..32; write e.g. "
                                          "\"10.77.0.0/24\"");
@@ -590,12 +590,12 @@ Topology parse_topology(const std::string& text, const std::string& path) {
             }
         } else if (name == "node") {
             const auto* array = node.as_array();
+            have_node = true;
             if (!array || !array->is_array_of_tables()) {
                 p.error(line, "node must be an array of tables, not " + type_name(node) +
                                   "; write each node as a [[node]] section");
                 continue;
             }
-            have_node = true;
             for (const auto& element : *array) {
                 t.nodes.push_back(read_node(p, *element.as_table(),
                                             static_cast<int>(t.nodes.size()) + 1,
@@ -614,7 +614,13 @@ Topology parse_topology(const std::string& text, const std::string& path) {
                 for (const auto& s : *spec)
                     if (name == s.key) owners.push_back(table);
             }
-            if (owners.empty()) {
+            if (owners.empty() && node.is_table()) {
+                const std::string guess = closest_key(name, kTopLevelKeys);
+                p.error(line, "unknown table [" + name + "]; " +
+                                  (guess.empty() ? "remove it (known: [network], [instance], "
+                                                   "[[node]])"
+                                                 : "did you mean [" + guess + "]?"));
+            } else if (owners.empty()) {
                 p.unknown_key(name, line, "", kTopLevelKeys);
             } else {
                 p.error(line, "key '" + name + "' is at the top level; move it into the [" +
@@ -657,18 +663,32 @@ Topology load_topology(const std::string& path) {
 
 namespace {
 
-/// The first and last pool addresses (first > last when the pool is empty).
-std::pair<std::uint32_t, std::uint32_t> pool_range(const NetworkConfig& net) {
-    const std::uint32_t first = net.pool_start ? net.pool_start->value : net.gateway.value + 1;
-    return {first, net.subnet.broadcast().value - 1};
+/// The pool as ranges [first, last] in hand-out order: from pool_start to the last host
+/// address; without pool_start, from the gateway + 1 up, then from the first host address up to
+/// the gateway - 1.
+std::vector<std::pair<std::uint32_t, std::uint32_t>> pool_ranges(const NetworkConfig& net) {
+    const std::uint32_t low = net.subnet.network.value + 1;
+    const std::uint32_t high = net.subnet.broadcast().value - 1;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;
+    if (net.pool_start) {
+        if (net.pool_start->value <= high) ranges.emplace_back(net.pool_start->value, high);
+        return ranges;
+    }
+    if (net.gateway.value < high) ranges.emplace_back(net.gateway.value + 1, high);
+    if (net.gateway.value > low) ranges.emplace_back(low, net.gateway.value - 1);
+    return ranges;
 }
 
-/// Addresses in the pool range that instances must not get: the gateway and node addresses.
+/// Addresses inside the pool that instances must not get (the gateway and node addresses),
+/// sorted and unique.
 std::vector<std::uint32_t> reserved_addresses(const Topology& t) {
-    const auto [first, last] = pool_range(t.network);
+    const auto ranges = pool_ranges(t.network);
     std::vector<std::uint32_t> reserved{t.network.gateway.value};
     for (const auto& node : t.nodes) reserved.push_back(node.address.value);
-    std::erase_if(reserved, [&](std::uint32_t a) { return a < first || a > last; });
+    std::erase_if(reserved, [&](std::uint32_t a) {
+        return std::none_of(ranges.begin(), ranges.end(),
+                            [a](const auto& r) { return a >= r.first && a <= r.second; });
+    });
     std::sort(reserved.begin(), reserved.end());
     reserved.erase(std::unique(reserved.begin(), reserved.end()), reserved.end());
     return reserved;
@@ -677,20 +697,22 @@ std::vector<std::uint32_t> reserved_addresses(const Topology& t) {
 }  // namespace
 
 std::int64_t address_capacity(const Topology& topology) {
-    const auto [first, last] = pool_range(topology.network);
-    if (first > last) return 0;
-    return std::int64_t{last} - first + 1 -
-           static_cast<std::int64_t>(reserved_addresses(topology).size());
+    std::int64_t total = 0;
+    for (const auto& [first, last] : pool_ranges(topology.network)) {
+        total += std::int64_t{last} - first + 1;
+    }
+    return total - static_cast<std::int64_t>(reserved_addresses(topology).size());
 }
 
 std::vector<Ipv4> instance_addresses(const Topology& topology, int count) {
-    const auto [first, last] = pool_range(topology.network);
     const auto reserved = reserved_addresses(topology);
     std::vector<Ipv4> result;
-    for (std::int64_t a = first; a <= last && static_cast<int>(result.size()) < count; ++a) {
-        const auto value = static_cast<std::uint32_t>(a);
-        if (!std::binary_search(reserved.begin(), reserved.end(), value)) {
-            result.push_back(Ipv4{value});
+    for (const auto& [first, last] : pool_ranges(topology.network)) {
+        for (std::int64_t a = first; a <= last && static_cast<int>(result.size()) < count; ++a) {
+            const auto value = static_cast<std::uint32_t>(a);
+            if (!std::binary_search(reserved.begin(), reserved.end(), value)) {
+                result.push_back(Ipv4{value});
+            }
         }
     }
     return result;
@@ -725,13 +747,15 @@ std::vector<Diagnostic> check_capacity(const Topology& topology, int ranks) {
 
     const std::int64_t capacity = address_capacity(topology);
     if (capacity < ranks) {
-        const std::uint32_t first = pool_range(net).first;
-        problems.push_back(
-            {topology.path, net.subnet_line,
-             "network.subnet " + to_string(net.subnet) + " holds " + std::to_string(capacity) +
-                 " instance addresses from " + to_string(Ipv4{first}) + ", but " +
-                 std::to_string(ranks) + " ranks need " + std::to_string(ranks) +
-                 "; use a larger subnet (a smaller prefix, e.g. /24) or fewer ranks"});
+        const auto ranges = pool_ranges(net);
+        const std::string from =
+            ranges.empty() ? "" : " from " + to_string(Ipv4{ranges.front().first});
+        problems.push_back({topology.path, net.subnet_line,
+                            "network.subnet " + to_string(net.subnet) + " holds " +
+                                std::to_string(capacity) + " instance addresses" + from +
+                                ", fewer than the " + std::to_string(ranks) +
+                                " ranks; use a larger subnet (a smaller prefix, e.g. /24), an "
+                                "earlier pool_start or fewer ranks"});
     }
 
     if (const auto octets = parse_mac_prefix(net.mac_prefix)) {
