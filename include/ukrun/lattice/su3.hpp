@@ -35,4 +35,12 @@ struct HalfSpinor {
     Su3Vector<T> s[2];
 };
 
+/// An element X of the Lie algebra of U(3): an anti-hermitian 3x3 matrix stored as openQCD's
+/// u3_alg, nine reals with X_11 = i c1, X_22 = i c2, X_33 = i c3, X_12 = c4 + i c5,
+/// X_13 = c6 + i c7, X_23 = c8 + i c9, and X_ji = -conj(X_ij).
+template <typename T>
+struct U3Alg {
+    T c1, c2, c3, c4, c5, c6, c7, c8, c9;
+};
+
 }  // namespace ukrun::lattice
