@@ -73,7 +73,7 @@ nlohmann::json case_json(const Case& c) {
             {"halo_bytes", c.timing.halo_bytes}};
 }
 
-/// The bench proper; bench_dirac turns its exceptions into one line and MPI_Abort.
+/// The bench proper (bench_dirac aborts the job on its exceptions).
 nlohmann::json bench(const Geometry& geometry, const GaugeField<double>& field,
                      const DiracOptions& options, std::ostream& out) {
     const long cache_bytes = last_level_cache_bytes();
@@ -120,14 +120,7 @@ nlohmann::json bench(const Geometry& geometry, const GaugeField<double>& field,
 
 nlohmann::json bench_dirac(const Geometry& geometry, const GaugeField<double>& field,
                            const DiracOptions& options, std::ostream& out) {
-    try {
-        return bench(geometry, field, options, out);
-    } catch (const std::exception& error) {
-        std::fprintf(stderr, "ukrun-lattice: rank %d: bench dirac failed: %s\n", geometry.rank(),
-                     error.what());
-        MPI_Abort(geometry.comm(), 1);
-    }
-    return {};
+    return or_abort(geometry, "bench dirac", [&] { return bench(geometry, field, options, out); });
 }
 
 }  // namespace ukrun::lattice

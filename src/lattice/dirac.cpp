@@ -137,14 +137,7 @@ std::string precision_name(Precision precision) {
 
 DiracReport run_dirac(const Geometry& geometry, const GaugeField<double>& field,
                       const DiracOptions& options) {
-    try {
-        return run(geometry, field, options);
-    } catch (const std::exception& error) {
-        std::fprintf(stderr, "ukrun-lattice: rank %d: Dirac phase failed: %s\n", geometry.rank(),
-                     error.what());
-        MPI_Abort(geometry.comm(), 1);
-    }
-    return {};
+    return or_abort(geometry, "Dirac phase", [&] { return run(geometry, field, options); });
 }
 
 }  // namespace ukrun::lattice

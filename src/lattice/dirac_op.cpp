@@ -1,6 +1,8 @@
 // The Dirac operator's set-up and its overlapped application (see dirac_op.hpp).
 #include "ukrun/lattice/dirac_op.hpp"
 
+#include <algorithm>
+
 #include "dirac_spin.hpp"
 
 namespace ukrun::lattice {
@@ -102,14 +104,13 @@ void DiracOperator<T>::pack_faces(const SpinorField<T>& in) {
 }
 
 template <typename T>
-void DiracOperator<T>::run_sites(const detail::DiracKernelArgs<T>& args,
-                                 const std::vector<int>& sites) const {
-    if (sites.empty()) return;
-    const int count = static_cast<int>(sites.size());
+void DiracOperator<T>::run_sites(const detail::DiracKernelArgs<T>& args, const int* sites,
+                                 int count) const {
+    if (count <= 0) return;
     if (isa_ == Isa::avx2) {
-        detail::dirac_sites_avx2(args, sites.data(), count);
+        detail::dirac_sites_avx2(args, sites, count);
     } else {
-        detail::dirac_sites_scalar(args, sites.data(), count);
+        detail::dirac_sites_scalar(args, sites, count);
     }
 }
 
@@ -130,9 +131,20 @@ void DiracOperator<T>::apply(const SpinorField<T>& in, SpinorField<T>& out) {
         pack_faces(in);
         halo_.post_sends();
     }
-    run_sites(args, interior_);
-    if (halo_.active()) halo_.wait();
-    run_sites(args, boundary_);
+    if (halo_.active()) {
+        // Interior sites in chunks, letting MPI progress the halo in between.
+        constexpr int kChunks = 8;
+        const int total = static_cast<int>(interior_.size());
+        const int chunk = std::max(64, (total + kChunks - 1) / kChunks);
+        for (int first = 0; first < total; first += chunk) {
+            run_sites(args, interior_.data() + first, std::min(chunk, total - first));
+            halo_.progress();
+        }
+        halo_.wait();
+    } else {
+        run_sites(args, interior_.data(), static_cast<int>(interior_.size()));
+    }
+    run_sites(args, boundary_.data(), static_cast<int>(boundary_.size()));
 }
 
 template <typename T>

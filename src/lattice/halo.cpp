@@ -37,31 +37,29 @@ HaloExchange<T>::HaloExchange(const Geometry& geometry) : geometry_(geometry) {
 }
 
 template <typename T>
-void HaloExchange<T>::post_receives() {
+void HaloExchange<T>::post(bool send) {
     for (int mu : split_) {
         for (int dir : {-1, 1}) {
-            int count = geometry_.face_volume(mu) * static_cast<int>(sizeof(HalfSpinor<T>));
-            // The neighbour at (mu, dir) sends towards its own (mu, -dir).
+            const int count = geometry_.face_volume(mu) * static_cast<int>(sizeof(HalfSpinor<T>));
+            const int peer = geometry_.neighbor_rank(mu, dir);
             requests_.emplace_back();
-            MPI_Irecv(recv_.data() + offset_[slot(mu, dir)], count, MPI_BYTE,
-                      geometry_.neighbor_rank(mu, dir), message_tag(mu, -dir), geometry_.comm(),
-                      &requests_.back());
+            if (send) {
+                MPI_Isend(send_.data() + offset_[slot(mu, dir)], count, MPI_BYTE, peer,
+                          message_tag(mu, dir), geometry_.comm(), &requests_.back());
+                stats_.bytes_sent += count;
+            } else {
+                // The neighbour at (mu, dir) sends towards its own (mu, -dir).
+                MPI_Irecv(recv_.data() + offset_[slot(mu, dir)], count, MPI_BYTE, peer,
+                          message_tag(mu, -dir), geometry_.comm(), &requests_.back());
+            }
         }
     }
 }
 
 template <typename T>
-void HaloExchange<T>::post_sends() {
-    for (int mu : split_) {
-        for (int dir : {-1, 1}) {
-            int count = geometry_.face_volume(mu) * static_cast<int>(sizeof(HalfSpinor<T>));
-            requests_.emplace_back();
-            MPI_Isend(send_.data() + offset_[slot(mu, dir)], count, MPI_BYTE,
-                      geometry_.neighbor_rank(mu, dir), message_tag(mu, dir), geometry_.comm(),
-                      &requests_.back());
-            stats_.bytes_sent += count;
-        }
-    }
+void HaloExchange<T>::progress() {
+    int done = 0;
+    MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE);
 }
 
 template <typename T>

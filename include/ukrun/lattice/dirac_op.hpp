@@ -6,6 +6,8 @@
 // half spinors is exchanged while the interior sites are computed.
 #pragma once
 
+#include <cstdio>
+#include <exception>
 #include <vector>
 
 #include "ukrun/lattice/gauge.hpp"
@@ -96,7 +98,7 @@ class DiracOperator {
     void build_links(const GaugeField<double>& field);
     void build_neighbors();
     void pack_faces(const SpinorField<T>& in);
-    void run_sites(const detail::DiracKernelArgs<T>& args, const std::vector<int>& sites) const;
+    void run_sites(const detail::DiracKernelArgs<T>& args, const int* sites, int count) const;
 
     const Geometry& geometry_;
     DiracParams params_;
@@ -125,5 +127,19 @@ struct DiracTiming {
 template <typename T>
 DiracTiming time_dirac(DiracOperator<T>& op, const std::vector<SpinorField<T>>& in,
                        std::vector<SpinorField<T>>& out, int repetitions, double target_seconds);
+
+/// Returns f(); an exception from it becomes one line on stderr naming the rank and `what`,
+/// then MPI_Abort of the geometry's communicator, so no exception crosses MPI calls.
+template <typename F>
+auto or_abort(const Geometry& geometry, const char* what, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "ukrun-lattice: rank %d: %s failed: %s\n", geometry.rank(), what,
+                     error.what());
+        MPI_Abort(geometry.comm(), 1);
+    }
+    return decltype(f()){};
+}
 
 }  // namespace ukrun::lattice

@@ -48,10 +48,14 @@ class HaloExchange {
     const HalfSpinor<T>* received() const { return recv_.data(); }
 
     /// Posts every MPI_Irecv; call before packing.
-    void post_receives();
+    void post_receives() { post(false); }
 
     /// Posts every MPI_Isend of the packed buffers.
-    void post_sends();
+    void post_sends() { post(true); }
+
+    /// Lets MPI advance the transfers (MPI_Testall) between chunks of interior work: Open MPI
+    /// moves large (rendezvous) messages only inside MPI calls.
+    void progress();
 
     /// Waits for all messages (timed into stats()).
     void wait();
@@ -61,6 +65,7 @@ class HaloExchange {
 
   private:
     static int slot(int mu, int dir) { return 2 * mu + (dir > 0 ? 1 : 0); }
+    void post(bool send);
 
     const Geometry& geometry_;
     std::vector<int> split_;
