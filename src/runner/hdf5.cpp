@@ -22,7 +22,7 @@ void silence_errors() {
 
 void fail(const std::string& operation) {
     std::string reason;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &reason);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_innermost, &reason);
     H5Eclear2(H5E_DEFAULT);
     throw std::runtime_error(operation + " failed" + (reason.empty() ? "" : ": " + reason));
 }

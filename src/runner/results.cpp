@@ -32,7 +32,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Set to a stage name ("copied", "mid-write", "synced"), makes append_run stop itself with
-/// SIGSTOP at that stage, so tests can kill a writer at a known point.
+/// SIGSTOP at that stage, so tests can kill a writer at a known point. At "mid-write" the half
+/// written run (table row, no group yet) is first flushed to the file being written.
 constexpr const char* kPauseEnv = "UKRUN_RESULTS_TEST_PAUSE";
 constexpr const char* kSchemaAttribute = "ukrun_schema_version";
 constexpr hsize_t kRowsPerChunk = 64;
@@ -202,10 +203,15 @@ constexpr TextField kTextFields[] = {
     {"gauge", &RunRecord::gauge},
 };
 
+/// True when the test hook asks to stop at `stage`.
+bool pause_requested(const char* stage) {
+    const char* wanted = std::getenv(kPauseEnv);
+    return wanted && std::strcmp(wanted, stage) == 0;
+}
+
 /// Stops this process with SIGSTOP when the test hook names `stage`.
 void pause_for_tests(const char* stage) {
-    const char* wanted = std::getenv(kPauseEnv);
-    if (wanted && std::strcmp(wanted, stage) == 0) std::raise(SIGSTOP);
+    if (pause_requested(stage)) std::raise(SIGSTOP);
 }
 
 [[noreturn]] void throw_errno(const std::string& what) {
@@ -314,7 +320,11 @@ std::int64_t append_to(hid_t file, RunRecord& run) {
     const h5::CompoundType type = run_layout().type();
     h5::check(H5Dwrite(runs.id(), type.id(), memory.id(), space.id(), H5P_DEFAULT, row.data()),
               "H5Dwrite runs");
-    pause_for_tests("mid-write");
+    if (pause_requested("mid-write")) {
+        // Half a run flushed to disk: what a writer killed inside HDF5's own flush leaves.
+        h5::check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush");
+        std::raise(SIGSTOP);
+    }
 
     write_group(file, run);
     return run.id;

@@ -355,6 +355,12 @@ TEST_F(Results, BadFilesAreRejectedNamingTheFileAndTheProblem) {
               other + ": no /runs table; is this a ukrun results file?");
 
     append_run(file_, RunRecord{});
+    const std::string truncated = (dir_ / "cut.h5").string();
+    fs::copy_file(file_, truncated);
+    fs::resize_file(truncated, 3000);
+    EXPECT_NE(error_of([&] { read_runs(truncated); }).find("cut.h5 failed: truncated file"),
+              std::string::npos);
+
     const hid_t file = H5Fopen(file_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
     const hid_t attribute = H5Aopen(file, "ukrun_schema_version", H5P_DEFAULT);
     const long long future = kResultsSchemaVersion + 1;
