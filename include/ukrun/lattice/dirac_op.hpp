@@ -87,17 +87,24 @@ class DiracOperator {
     /// The kernel actually used (scalar or avx2).
     Isa isa() const { return isa_; }
 
+    /// The lattice the operator acts on.
     const Geometry& geometry() const { return geometry_; }
+    /// Mass, clover coefficient and time boundary condition.
     const DiracParams& params() const { return params_; }
 
     /// Halo wait time and bytes, summed over applications since the last reset.
     const HaloStats& halo_stats() const { return halo_.stats(); }
+    /// Zeroes halo_stats().
     void reset_halo_stats() { halo_.reset_stats(); }
 
   private:
+    /// links_ in precision T with the antiperiodic sign on the last time slice.
     void build_links(const GaugeField<double>& field);
+    /// neighbors_ (local index or halo slot) and the interior / boundary site lists.
     void build_neighbors();
+    /// Projects (and for the backward hop multiplies) the face spinors into the send buffers.
     void pack_faces(const SpinorField<T>& in);
+    /// The chosen kernel on `count` sites.
     void run_sites(const detail::DiracKernelArgs<T>& args, const int* sites, int count) const;
 
     const Geometry& geometry_;

@@ -60,7 +60,9 @@ class HaloExchange {
     /// Waits for all messages (timed into stats()).
     void wait();
 
+    /// Wait time, bytes and exchanges since construction or the last reset_stats().
     const HaloStats& stats() const { return stats_; }
+    /// Zeroes stats().
     void reset_stats() { stats_ = HaloStats{}; }
 
   private:
