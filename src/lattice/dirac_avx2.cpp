@@ -106,8 +106,10 @@ template <class P, bool dagger>
 inline void su3_pairs(const typename P::T* u, const typename P::V* h, typename P::V* r) {
     using V = typename P::V;
     V ih[3] = {times_i<P>(h[0]), times_i<P>(h[1]), times_i<P>(h[2])};
+#pragma GCC unroll 6
     for (int i = 0; i < 3; ++i) {
         V sum = P::zero();
+#pragma GCC unroll 6
         for (int j = 0; j < 3; ++j) {
             const int e = dagger ? 2 * (3 * j + i) : 2 * (3 * i + j);
             sum = P::fmadd(P::bcast(u + e), h[j], sum);
@@ -129,15 +131,18 @@ inline void hop(const DiracKernelArgs<typename P::T>& args, int x, typename P::V
     int n = args.neighbors[8 * x + 2 * mu];
     if (n >= 0) {
         const T* p = reinterpret_cast<const T*>(args.in + n);
+#pragma GCC unroll 6
         for (int c = 0; c < 3; ++c) {
             h[c] = P::add(P::load2(p + 2 * c, p + 6 + 2 * c),
                           spin_s<P, mu>(P::load2(p + 12 + 2 * c, p + 18 + 2 * c)));
         }
     } else {
         const T* q = reinterpret_cast<const T*>(args.halo + (-1 - n));
+#pragma GCC unroll 6
         for (int c = 0; c < 3; ++c) h[c] = P::load2(q + 2 * c, q + 6 + 2 * c);
     }
     su3_pairs<P, false>(reinterpret_cast<const T*>(args.links + 4 * x + mu), h, r);
+#pragma GCC unroll 6
     for (int c = 0; c < 3; ++c) {
         up[c] = P::add(up[c], r[c]);
         low[c] =
@@ -147,6 +152,7 @@ inline void hop(const DiracKernelArgs<typename P::T>& args, int x, typename P::V
     n = args.neighbors[8 * x + 2 * mu + 1];
     if (n >= 0) {
         const T* p = reinterpret_cast<const T*>(args.in + n);
+#pragma GCC unroll 6
         for (int c = 0; c < 3; ++c) {
             h[c] = P::sub(P::load2(p + 2 * c, p + 6 + 2 * c),
                           spin_s<P, mu>(P::load2(p + 12 + 2 * c, p + 18 + 2 * c)));
@@ -154,8 +160,10 @@ inline void hop(const DiracKernelArgs<typename P::T>& args, int x, typename P::V
         su3_pairs<P, true>(reinterpret_cast<const T*>(args.links + 4 * n + mu), h, r);
     } else {
         const T* q = reinterpret_cast<const T*>(args.halo + (-1 - n));
+#pragma GCC unroll 6
         for (int c = 0; c < 3; ++c) r[c] = P::load2(q + 2 * c, q + 6 + 2 * c);
     }
+#pragma GCC unroll 6
     for (int c = 0; c < 3; ++c) {
         up[c] = P::add(up[c], r[c]);
         low[c] =
@@ -169,6 +177,7 @@ inline void finish_clover(const typename P::T* cl, const typename P::T* p, typen
                           const typename P::V* up, const typename P::V* low) {
     using V = typename P::V;
     V x[6], xs[6], re[6], im[6];
+#pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
         const int s = i / 3, c = i % 3;
         x[i] = P::load2(p + 6 * s + 2 * c, p + 6 * (s + 2) + 2 * c);
@@ -177,7 +186,9 @@ inline void finish_clover(const typename P::T* cl, const typename P::T* p, typen
         im[i] = P::zero();
     }
     int entry = 0;
+#pragma GCC unroll 6
     for (int i = 0; i < 6; ++i) {
+#pragma GCC unroll 6
         for (int j = i + 1; j < 6; ++j, ++entry) {
             V a = P::load_entry(cl + 12 + 4 * entry);
             V ar = P::dup_re(a), ai = P::dup_im(a);
@@ -188,6 +199,7 @@ inline void finish_clover(const typename P::T* cl, const typename P::T* p, typen
         }
     }
     const V half = P::set1(typename P::T(0.5));
+#pragma GCC unroll 6
     for (int c = 0; c < 3; ++c) {
         V y0 = P::fnmadd(half, P::low_pair(up[c], low[c]), P::addsub(re[c], im[c]));
         V y1 = P::fnmadd(half, P::high_pair(up[c], low[c]), P::addsub(re[3 + c], im[3 + c]));
@@ -203,6 +215,7 @@ inline void finish_wilson(typename P::T diagonal, const typename P::T* p, typena
     using V = typename P::V;
     const V half = P::set1(typename P::T(0.5));
     const V d = P::set1(diagonal);
+#pragma GCC unroll 6
     for (int c = 0; c < 3; ++c) {
         V u = P::fnmadd(half, up[c], P::mul(d, P::load2(p + 2 * c, p + 6 + 2 * c)));
         V l = P::fnmadd(half, low[c], P::mul(d, P::load2(p + 12 + 2 * c, p + 18 + 2 * c)));
