@@ -121,11 +121,12 @@ class DiracOperator {
 /// Per-application cost of Dw: the maxima over ranks, so identical on every rank.
 struct DiracTiming {
     int applications = 0;
-    double seconds = 0;      ///< wall time of all applications
-    double us_per_site = 0;  ///< microseconds per local site per application
-    double gflops = 0;       ///< per rank, at flops_per_site()
-    double halo_ms = 0;      ///< time blocked waiting for the halo per application
-    double halo_bytes = 0;   ///< bytes sent per rank per application
+    double seconds = 0;           ///< wall time of all applications
+    double us_per_site = 0;       ///< microseconds per local site per application
+    double cpu_us_per_site = -1;  ///< the same in this thread's CPU time; -1 if unavailable
+    double gflops = 0;            ///< per rank, at flops_per_site()
+    double halo_ms = 0;           ///< time blocked waiting for the halo per application
+    double halo_bytes = 0;        ///< bytes sent per rank per application
 };
 
 /// Applies `op` to in[k % n] into out[k % n], k = 0..repetitions-1; repetitions = 0 picks
