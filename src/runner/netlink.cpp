@@ -99,6 +99,24 @@ NlAddrPtr make_nl_addr(Ipv4 address, int prefix) {
     return addr;
 }
 
+/// The kernel's link `name`; an empty pointer when it does not exist, throws on other errors.
+LinkPtr find_link(nl_sock* sock, const std::string& name) {
+    check_name(name);
+    rtnl_link* raw = nullptr;
+    const int err = rtnl_link_get_kernel(sock, 0, name.c_str(), &raw);
+    LinkPtr link(raw);
+    if (is_missing(err)) return LinkPtr();
+    check(err, "cannot query link", name);
+    return link;
+}
+
+/// Like find_link, but a missing link is an error.
+LinkPtr existing_link(nl_sock* sock, const std::string& name) {
+    LinkPtr link = find_link(sock, name);
+    if (!link.get()) throw NetlinkError("cannot find link " + name, NLE_OBJ_NOTFOUND);
+    return link;
+}
+
 }  // namespace
 
 NetlinkError::NetlinkError(const std::string& what, int nl_error)
@@ -158,11 +176,7 @@ Netlink::~Netlink() {
 }
 
 int Netlink::ifindex(const std::string& name) {
-    check_name(name);
-    rtnl_link* raw = nullptr;
-    check(rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw), "cannot find link", name);
-    LinkPtr link(raw);
-    return rtnl_link_get_ifindex(link.get());
+    return rtnl_link_get_ifindex(existing_link(sock_, name).get());
 }
 
 void Netlink::create_bridge(const std::string& name, int mtu) {
@@ -192,10 +206,7 @@ namespace {
 /// Applies the attributes set by `edit` on a change object to the kernel's link `name`.
 void change_link(nl_sock* sock, const std::string& name, const std::string& what,
                  const std::function<void(rtnl_link*)>& edit) {
-    check_name(name);
-    rtnl_link* raw = nullptr;
-    check(rtnl_link_get_kernel(sock, 0, name.c_str(), &raw), "cannot find link", name);
-    LinkPtr orig(raw);
+    LinkPtr orig = existing_link(sock, name);
     LinkPtr change(rtnl_link_alloc());
     edit(change.get());
     check(rtnl_link_change(sock, orig.get(), change.get(), 0), what, name);
@@ -254,21 +265,11 @@ bool Netlink::delete_link(const std::string& name) {
 }
 
 bool Netlink::link_exists(const std::string& name) {
-    check_name(name);
-    rtnl_link* raw = nullptr;
-    const int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
-    LinkPtr link(raw);
-    if (is_missing(err)) return false;
-    check(err, "cannot query link", name);
-    return true;
+    return find_link(sock_, name).get();
 }
 
 int Netlink::mtu(const std::string& name) {
-    check_name(name);
-    rtnl_link* raw = nullptr;
-    check(rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw), "cannot find link", name);
-    LinkPtr link(raw);
-    return static_cast<int>(rtnl_link_get_mtu(link.get()));
+    return static_cast<int>(rtnl_link_get_mtu(existing_link(sock_, name).get()));
 }
 
 std::vector<LinkAddress> Netlink::ipv4_addresses() {
