@@ -15,10 +15,10 @@ namespace {
 
 constexpr int kMinBytes = 8;
 constexpr int kMaxBytes = 4 << 20;
-constexpr int kWarmup = 10;              ///< untimed round trips per size
-constexpr double kTargetSeconds = 0.25;  ///< timed time per size, roughly
-constexpr int kBlocks = 5;               ///< timed blocks per size; the best one is reported
-constexpr int kMinIterations = 2;        ///< round trips per block
+constexpr int kWarmup = 10;             ///< untimed round trips per size
+constexpr double kTargetSeconds = 0.1;  ///< timed time per size, roughly
+constexpr int kBlocks = 5;              ///< timed blocks per size; the best one is reported
+constexpr int kMinIterations = 2;       ///< round trips per block
 constexpr int kMaxIterations = 500;
 constexpr int kColumns = 5;  ///< bytes, round trips, latency us, MB/s, mean latency us
 constexpr int kTag = 7;
