@@ -248,7 +248,67 @@ void sites(const DiracKernelArgs<typename P::T>& args, const int* list, int coun
     }
 }
 
+/// Both faces of direction mu (see FacePackArgs).
+template <class P, int mu>
+void pack(const FacePackArgs<typename P::T>& args) {
+    using T = typename P::T;
+    using V = typename P::V;
+    for (int k = 0; k < args.count; ++k) {
+        const T* p = reinterpret_cast<const T*>(args.in + args.lower[k]);
+        T* q = reinterpret_cast<T*>(args.down + k);
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; ++c) {
+            V h = P::add(P::load2(p + 2 * c, p + 6 + 2 * c),
+                         spin_s<P, mu>(P::load2(p + 12 + 2 * c, p + 18 + 2 * c)));
+            P::store2(q + 2 * c, q + 6 + 2 * c, h);
+        }
+
+        const int x = args.upper[k];
+        p = reinterpret_cast<const T*>(args.in + x);
+        q = reinterpret_cast<T*>(args.up + k);
+        V h[3], r[3];
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; ++c) {
+            h[c] = P::sub(P::load2(p + 2 * c, p + 6 + 2 * c),
+                          spin_s<P, mu>(P::load2(p + 12 + 2 * c, p + 18 + 2 * c)));
+        }
+        su3_pairs<P, true>(reinterpret_cast<const T*>(args.links + 4 * x + mu), h, r);
+#pragma GCC unroll 3
+        for (int c = 0; c < 3; ++c) P::store2(q + 2 * c, q + 6 + 2 * c, r[c]);
+    }
+}
+
+template <class P>
+void pack_any(const FacePackArgs<typename P::T>& args) {
+    switch (args.mu) {
+        case 0:
+            pack<P, 0>(args);
+            break;
+        case 1:
+            pack<P, 1>(args);
+            break;
+        case 2:
+            pack<P, 2>(args);
+            break;
+        default:
+            pack<P, 3>(args);
+            break;
+    }
+}
+
 }  // namespace
+
+template <typename T>
+void pack_faces_avx2(const FacePackArgs<T>& args) {
+    if constexpr (sizeof(T) == sizeof(double)) {
+        pack_any<PairD>(args);
+    } else {
+        pack_any<PairF>(args);
+    }
+}
+
+template void pack_faces_avx2<float>(const FacePackArgs<float>&);
+template void pack_faces_avx2<double>(const FacePackArgs<double>&);
 
 template <typename T>
 void dirac_sites_avx2(const DiracKernelArgs<T>& args, const int* list, int count) {

@@ -87,18 +87,24 @@ template <typename T>
 void DiracOperator<T>::pack_faces(const SpinorField<T>& in) {
     using detail::project;
     for (int mu : halo_.split_directions()) {
-        // Towards the backward neighbour: its forward hop needs (1 - gamma_mu) psi.
-        const std::vector<int>& lower = halo_.face(mu, -1);
-        HalfSpinor<T>* down = halo_.send_buffer(mu, -1);
-        for (std::size_t k = 0; k < lower.size(); ++k) down[k] = project(mu, T(1), in[lower[k]]);
-
-        // Towards the forward neighbour: U_mu(x)^dagger (1 + gamma_mu) psi(x).
-        const std::vector<int>& upper = halo_.face(mu, 1);
-        HalfSpinor<T>* up = halo_.send_buffer(mu, 1);
-        for (std::size_t k = 0; k < upper.size(); ++k) {
-            const int x = upper[k];
-            up[k] = detail::su3_apply<true>(links_[4 * static_cast<std::size_t>(x) + mu],
-                                            project(mu, T(-1), in[x]));
+        detail::FacePackArgs<T> args;
+        args.in = in.data();
+        args.links = links_.data();
+        args.mu = mu;
+        args.count = geometry_.face_volume(mu);
+        args.lower = halo_.face(mu, -1).data();
+        args.upper = halo_.face(mu, 1).data();
+        args.down = halo_.send_buffer(mu, -1);  // its forward hop needs (1 - gamma_mu) psi
+        args.up = halo_.send_buffer(mu, 1);     // its backward hop needs U^dagger (1 + gamma) psi
+        if (isa_ == Isa::avx2) {
+            detail::pack_faces_avx2(args);
+            continue;
+        }
+        for (int k = 0; k < args.count; ++k) {
+            args.down[k] = project(mu, T(1), in[args.lower[k]]);
+            const int x = args.upper[k];
+            args.up[k] = detail::su3_apply<true>(links_[4 * static_cast<std::size_t>(x) + mu],
+                                                 project(mu, T(-1), in[x]));
         }
     }
 }

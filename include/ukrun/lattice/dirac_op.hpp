@@ -50,6 +50,24 @@ struct DiracKernelArgs {
     const HalfSpinor<T>* halo = nullptr;
 };
 
+/// One direction's send buffers: (1 - gamma_mu) psi of the `lower` face sites (x_mu = 0) into
+/// `down`, U_mu(x)^dagger (1 + gamma_mu) psi(x) of the `upper` face sites into `up`.
+template <typename T>
+struct FacePackArgs {
+    const Spinor<T>* in = nullptr;
+    const Su3<T>* links = nullptr;
+    int mu = 0;
+    int count = 0;  ///< sites per face
+    const int* lower = nullptr;
+    const int* upper = nullptr;
+    HalfSpinor<T>* down = nullptr;
+    HalfSpinor<T>* up = nullptr;
+};
+
+/// Packs one direction's faces with AVX2 + FMA; call only when isa_supported(Isa::avx2).
+template <typename T>
+void pack_faces_avx2(const FacePackArgs<T>& args);
+
 /// Computes out at `count` sites listed in `sites`: portable code.
 template <typename T>
 void dirac_sites_scalar(const DiracKernelArgs<T>& args, const int* sites, int count);
