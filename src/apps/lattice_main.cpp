@@ -54,6 +54,7 @@ struct Options {
     bool help = false;
 };
 
+/// The documented options, as --help prints them.
 po::options_description option_descriptions() {
     po::options_description desc(
         "Usage: ukrun-lattice [run] [options]\n"
@@ -221,6 +222,7 @@ std::string hostnames_text(const std::vector<std::string>& names) {
     return text;
 }
 
+/// The hopping parameter of the bare mass m0.
 double kappa_of(double mass) {
     return 1 / (2 * mass + 8);
 }
@@ -255,6 +257,7 @@ void print_header(const Options& o, const Geometry& geometry,
     std::fflush(stdout);
 }
 
+/// A checksum as eight hexadecimal digits, as MILC's .info files write it.
 std::string hex(std::uint32_t value) {
     char text[16];
     std::snprintf(text, sizeof text, "%08x", value);

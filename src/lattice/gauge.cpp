@@ -17,9 +17,11 @@ namespace {
 
 using Cplx = Complex<double>;
 
+/// Complex product.
 Cplx operator*(Cplx a, Cplx b) {
     return {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
 }
+/// Complex conjugate.
 Cplx conj(Cplx a) {
     return {a.re, -a.im};
 }
@@ -49,6 +51,7 @@ double re_trace_mul_dag(const Su3<double>& a, const Su3<double>& b) {
     return sum;
 }
 
+/// The 3x3 identity.
 Su3<double> unit_matrix() {
     Su3<double> u{};
     for (int i = 0; i < 3; ++i) u.c[i][i].re = 1;

@@ -88,6 +88,7 @@ int ukrun_direction(int k) {
     return (k + 1) % 4;
 }
 
+/// Reverses the byte order of `count` 32-bit words in place.
 void swap_words(std::uint32_t* words, std::size_t count) {
     for (std::size_t k = 0; k < count; ++k) words[k] = __builtin_bswap32(words[k]);
 }
@@ -119,12 +120,14 @@ void pack_site(const GaugeField<double>& field, int site, std::uint32_t* words) 
     }
 }
 
+/// A checksum as eight hexadecimal digits.
 std::string hex(std::uint32_t value) {
     char text[16];
     std::snprintf(text, sizeof text, "%08x", value);
     return text;
 }
 
+/// The text of the current errno.
 std::string errno_text() {
     return std::strerror(errno);
 }
