@@ -54,11 +54,13 @@ int run_live(const Topology& topology, const std::string& path) {
         if (r.ok) {
             std::printf("  live ok   %s\n", r.text.c_str());
         } else {
+            std::fflush(stdout);
             std::fprintf(stderr, "%s\n",
                          Diagnostic{path, r.line, "live: " + r.text}.text().c_str());
         }
     }
     if (report.interrupted) {
+        std::fflush(stdout);
         std::fprintf(stderr, "%s: live checks interrupted; everything they created is removed\n",
                      path.c_str());
         return kExitInterrupted;
