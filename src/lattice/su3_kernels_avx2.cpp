@@ -90,9 +90,16 @@ inline Vec3d load_row(const Complex<double>* p) {
     return {_mm256_loadu_pd(&p[0].re), _mm_loadu_pd(&p[2].re)};
 }
 
-inline Vec3d load_col(const Su3<double>& u, int j) {
-    const __m256d lo = _mm256_castpd128_pd256(_mm_loadu_pd(&u.c[0][j].re));
-    return {_mm256_insertf128_pd(lo, _mm_loadu_pd(&u.c[1][j].re), 1), _mm_loadu_pd(&u.c[2][j].re)};
+// The three columns of u from four 32-byte loads and one 16-byte load (not nine 16-byte
+// loads): the loads at complex offsets 0, 2, 4 hold (u00 u01), (u02 u10), (u11 u12), and two
+// blends and one lane swap pair them as (u0j u1j); row 2 is (u20 u21) and u22.
+inline void load_cols(const Su3<double>& u, Vec3d& c0, Vec3d& c1, Vec3d& c2) {
+    const double* p = &u.c[0][0].re;
+    const __m256d l0 = _mm256_loadu_pd(p), l1 = _mm256_loadu_pd(p + 4);
+    const __m256d l2 = _mm256_loadu_pd(p + 8), l3 = _mm256_loadu_pd(p + 12);
+    c0 = {_mm256_blend_pd(l0, l1, 0xc), _mm256_castpd256_pd128(l3)};
+    c1 = {_mm256_permute2f128_pd(l0, l2, 0x21), _mm256_extractf128_pd(l3, 1)};
+    c2 = {_mm256_blend_pd(l1, l2, 0xc), _mm_loadu_pd(p + 16)};
 }
 
 inline void store(Complex<double>* p, const Vec3d& v) {
@@ -125,8 +132,9 @@ void mul_vec_d(const Su3<double>* u, const Su3Vector<double>* in, Su3Vector<doub
     for (int k = 0; k < n; ++k) {
         const Su3<double>& m = u[k];
         const Complex<double>* v = in[k].c;
-        store(out[k].c, combine<Conj::none>(v[0], v[1], v[2], load_col(m, 0), load_col(m, 1),
-                                            load_col(m, 2)));
+        Vec3d c0, c1, c2;
+        load_cols(m, c0, c1, c2);
+        store(out[k].c, combine<Conj::none>(v[0], v[1], v[2], c0, c1, c2));
     }
 }
 
@@ -149,9 +157,12 @@ struct Avx2 {
     static void mat_one(const Su3<double>& u, const Su3<double>& v, Su3<double>& w) {
         constexpr Conj kConj =
             DagU ? (DagV ? Conj::out : Conj::scalar) : (DagV ? Conj::both : Conj::none);
-        const Vec3d x0 = DagV ? load_col(v, 0) : load_row(v.c[0]);
-        const Vec3d x1 = DagV ? load_col(v, 1) : load_row(v.c[1]);
-        const Vec3d x2 = DagV ? load_col(v, 2) : load_row(v.c[2]);
+        Vec3d x0, x1, x2;
+        if constexpr (DagV) {
+            load_cols(v, x0, x1, x2);
+        } else {
+            x0 = load_row(v.c[0]), x1 = load_row(v.c[1]), x2 = load_row(v.c[2]);
+        }
         for (int i = 0; i < 3; ++i) {
             if constexpr (DagU) {
                 store(w.c[i], combine<kConj>(u.c[0][i], u.c[1][i], u.c[2][i], x0, x1, x2));
