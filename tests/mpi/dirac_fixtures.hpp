@@ -4,6 +4,8 @@
 
 #include <mpi.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <vector>
 
