@@ -14,6 +14,8 @@ inline constexpr int kExitUsage = 64;        ///< bad command line
 inline constexpr int kExitBadInput = 65;     ///< invalid topology or other input file
 inline constexpr int kExitUnavailable = 69;  ///< the host lacks what is needed (see doctor)
 inline constexpr int kExitInternal = 70;     ///< a bug or an unexpected system error
+inline constexpr int kExitJobFailed = 71;    ///< a rank died of a signal or a code >= 64, the
+                                             ///< launcher failed, or rank 0 gave no result
 inline constexpr int kExitTimeout = 124;     ///< --timeout expired
 inline constexpr int kExitInterrupted = 130; ///< SIGINT or SIGTERM
 

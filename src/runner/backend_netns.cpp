@@ -1,0 +1,161 @@
+// The netns backend: each rank in its own network namespace (a veth on the job bridge) and
+// mount namespace (private /tmp and /dev/shm). PMIx and Open MPI's TCP transport are
+// restricted to the job subnet (FIELD-NOTES, "Isolated MPI ranks").
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+#include "ukrun/runner/backend.hpp"
+
+namespace ukrun::runner {
+
+namespace {
+
+/// Throws std::system_error for a failed system call `what` when `result` is negative.
+void check_call(int result, const std::string& what) {
+    if (result < 0) throw std::system_error(errno, std::generic_category(), what);
+}
+
+/// "a.b.c.d/n" for an address in the job subnet.
+std::string with_prefix(Ipv4 address, const Cidr& subnet) {
+    return to_string(address) + "/" + std::to_string(subnet.prefix);
+}
+
+/// Ranks in network + mount namespaces, wired by veths to a bridge owned by the job.
+class NetnsBackend final : public Backend {
+  public:
+    explicit NetnsBackend(std::unique_ptr<NetworkOps> ops) : ops_(std::move(ops)) {}
+    ~NetnsBackend() override { cleanup(); }
+
+    std::string name() const override { return "netns"; }
+    bool isolated() const override { return true; }
+
+    void prepare(const JobPlan& plan) override {
+        refuse_existing(plan);
+        const std::string gateway = with_prefix(plan.network.gateway, plan.network.subnet);
+        ops_->add_bridge(plan.bridge, plan.network.mtu, gateway);
+        bridge_ = plan.bridge;
+        for (const auto& rank : plan.rank_plans) {
+            ops_->add_netns(rank.netns);
+            namespaces_.push_back(rank.netns);
+            veths_.push_back(rank.host_if);
+            ops_->add_veth(rank.host_if, rank.guest_if, plan.bridge, rank.netns,
+                           with_prefix(rank.address, plan.network.subnet), plan.network.mtu);
+        }
+    }
+
+    void cleanup() noexcept override {
+        for (auto it = veths_.rbegin(); it != veths_.rend(); ++it)
+            quietly([&] {
+                if (ops_->link_exists(*it)) ops_->remove_link(*it);
+            });
+        for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it)
+            quietly([&] {
+                if (ops_->netns_exists(*it)) ops_->remove_netns(*it);
+            });
+        if (!bridge_.empty())
+            quietly([&] {
+                if (ops_->link_exists(bridge_)) ops_->remove_link(bridge_);
+            });
+        veths_.clear();
+        namespaces_.clear();
+        bridge_.clear();
+    }
+
+    std::vector<std::pair<std::string, std::string>> launcher_environment(
+        const JobPlan& plan) const override {
+        return {{"PMIX_MCA_ptl_tcp_if_include", to_string(plan.network.subnet)},
+                {"PMIX_MCA_gds", "hash"}};
+    }
+
+    std::vector<std::string> launcher_mca(const JobPlan& plan) const override {
+        return {"--mca",
+                "pml",
+                "ob1",
+                "--mca",
+                "btl",
+                "self,tcp",
+                "--mca",
+                "btl_tcp_if_include",
+                to_string(plan.network.subnet)};
+    }
+
+    void rank_environment(const JobPlan&, std::vector<std::string>& env) const override {
+        // The shared-memory data store lives in the launcher's /tmp, which the rank cannot
+        // see; the hash store (PMIX_MCA_gds=hash) is used instead.
+        std::erase_if(env, [](const std::string& e) { return e.starts_with("PMIX_DSTORE_"); });
+    }
+
+    Child launch_rank(const JobPlan&, const RankPlan& rank, const std::vector<std::string>& argv,
+                      const std::vector<std::string>& env) override {
+        const std::string netns = rank.netns;
+        return spawn({.argv = argv,
+                      .env = env,
+                      .new_process_group = false,
+                      .capture_output = true,
+                      .death_signal = SIGKILL,
+                      .in_child = [netns] { enter_rank_namespaces(netns); }});
+    }
+
+  private:
+    /// A job never touches an interface it did not create: existing names are an error.
+    void refuse_existing(const JobPlan& plan) {
+        auto refuse = [](const std::string& what, const std::string& name) {
+            throw std::runtime_error(what + " '" + name +
+                                     "' already exists; it belongs to another job or was left "
+                                     "behind: remove it (ip link del / ip netns del) or use "
+                                     "another job id");
+        };
+        if (ops_->link_exists(plan.bridge)) refuse("bridge", plan.bridge);
+        for (const auto& rank : plan.rank_plans) {
+            if (ops_->link_exists(rank.host_if)) refuse("interface", rank.host_if);
+            if (ops_->netns_exists(rank.netns)) refuse("network namespace", rank.netns);
+        }
+    }
+
+    /// Runs a cleanup step, swallowing its error (cleanup never throws).
+    template <typename F>
+    static void quietly(F&& step) noexcept {
+        try {
+            step();
+        } catch (...) {
+        }
+    }
+
+    std::unique_ptr<NetworkOps> ops_;
+    std::string bridge_;
+    std::vector<std::string> namespaces_;
+    std::vector<std::string> veths_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_netns_backend(std::unique_ptr<NetworkOps> ops) {
+    return std::make_unique<NetnsBackend>(std::move(ops));
+}
+
+void enter_rank_namespaces(const std::string& netns) {
+    const std::string path = "/run/netns/" + netns;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    check_call(fd, "open " + path);
+    check_call(::setns(fd, CLONE_NEWNET), "setns " + path);
+    ::close(fd);
+
+    check_call(::unshare(CLONE_NEWNS), "unshare mount namespace");
+    check_call(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr),
+               "make / private in the rank's mount namespace");
+    check_call(::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+               "mount a private /tmp");
+    check_call(::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
+               "mount a private /dev/shm");
+    // /sys shows the namespace's own interfaces, as `ip netns exec` arranges.
+    if (::umount2("/sys", MNT_DETACH) == 0) ::mount("sysfs", "/sys", "sysfs", 0, nullptr);
+}
+
+}  // namespace ukrun::runner

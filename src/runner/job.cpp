@@ -1,0 +1,358 @@
+// `ukrun run`: plan, network, launcher under the watchdog, results, summary, cleanup.
+#include "ukrun/runner/job.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "ukrun/runner/backend.hpp"
+#include "ukrun/runner/commands.hpp"
+#include "ukrun/runner/topology.hpp"
+
+namespace ukrun::runner {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Lines of a failing rank's log printed to stderr.
+constexpr int kFailureLogLines = 20;
+
+/// The whole text of a file, or empty when it cannot be read.
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+/// The last `count` lines of `text`.
+std::string last_lines(const std::string& text, int count) {
+    size_t pos = text.size();
+    if (pos > 0 && text[pos - 1] == '\n') --pos;
+    while (pos > 0 && count > 0) {
+        pos = text.rfind('\n', pos - 1);
+        if (pos == std::string::npos) return text;
+        --count;
+    }
+    return count > 0 ? text : text.substr(pos + 1);
+}
+
+/// Now as ISO 8601 UTC, seconds resolution.
+std::string iso_utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+/// One command line as text, arguments with spaces quoted.
+std::string join_command(const std::vector<std::string>& argv) {
+    std::string text;
+    for (const auto& a : argv) {
+        if (!text.empty()) text += ' ';
+        text += a.find_first_of(" \t\"'") == std::string::npos ? a : "'" + a + "'";
+    }
+    return text;
+}
+
+/// ukrun, Open MPI and kernel versions as a JSON object text.
+std::string collect_versions(const std::string& mpirun) {
+    nlohmann::json v;
+    v["ukrun"] = UKRUN_VERSION;
+    const auto mpi = run_command({mpirun, "--version"}, 5000);
+    v["mpirun"] = mpi.output.substr(0, mpi.output.find('\n'));
+    utsname u{};
+    if (::uname(&u) == 0) v["kernel"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    return v.dump();
+}
+
+/// The path of this executable (/proc/self/exe).
+std::string self_exe() {
+    std::error_code ec;
+    const auto path = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string{} : path.string();
+}
+
+/// Sends SIGKILL to every process whose environment holds UKRUN_JOB_ID=<job_id> (shims and
+/// ranks the launcher left behind) and waits up to 2 s for them to go. Returns how many.
+int kill_job_leftovers(const std::string& job_id) {
+    const std::string needle = "UKRUN_JOB_ID=" + job_id;
+    std::vector<pid_t> found;
+    for (const auto& entry :
+         fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = std::stoi(name);
+        if (pid == ::getpid()) continue;
+        const std::string env = read_text(entry.path() / "environ");
+        size_t pos = 0;
+        for (size_t next; pos < env.size(); pos = next + 1) {
+            next = env.find('\0', pos);
+            if (next == std::string::npos) next = env.size();
+            if (env.compare(pos, next - pos, needle) == 0) {
+                found.push_back(pid);
+                break;
+            }
+        }
+    }
+    for (pid_t pid : found) ::kill(pid, SIGKILL);
+    for (int i = 0; i < 20; ++i) {
+        bool alive = false;
+        for (pid_t pid : found)
+            alive = alive ||
+                    (::kill(pid, 0) == 0 && fs::exists("/proc/" + std::to_string(pid) + "/exe"));
+        if (!alive) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return static_cast<int>(found.size());
+}
+
+/// The status files the shims wrote, in rank order (missing ones are skipped).
+std::vector<RankStatus> read_rank_statuses(const std::string& job_dir, int ranks) {
+    std::vector<RankStatus> statuses;
+    for (int r = 0; r < ranks; ++r) {
+        const std::string text = read_text(rank_status_path(job_dir, r));
+        const auto json = nlohmann::json::parse(text, nullptr, false);
+        if (json.is_object()) statuses.push_back(json.get<RankStatus>());
+    }
+    return statuses;
+}
+
+/// The job directory's state and the pieces of a RunRecord built while the job runs.
+struct JobState {
+    RunOptions options;
+    JobPlan plan;
+    Topology topology;
+    std::string job_dir;
+    std::string mpirun;
+    std::vector<std::string> command;
+    double start_ms = 0;
+    RunRecord run;
+};
+
+/// Per-rank records, launch time and slowest MPI_Init from the shims' status files.
+void fill_rank_records(JobState& job, const std::vector<RankStatus>& statuses) {
+    double slowest_init_epoch = -1;
+    bool all_init = static_cast<int>(statuses.size()) == job.plan.ranks;
+    for (const auto& s : statuses) {
+        RankRecord rec;
+        rec.rank = s.rank;
+        if (s.rank >= 0 && s.rank < static_cast<int>(job.plan.rank_plans.size())) {
+            rec.node = job.plan.rank_plans[s.rank].node;
+            rec.address = to_string(job.plan.rank_plans[s.rank].address);
+        }
+        rec.exit_code = s.exit_code;
+        rec.boot_ms = s.boot_ms;
+        rec.mpi_init_ms = s.mpi_init_ms;
+        rec.rss_mib = s.rss_mib;
+        job.run.rank_records.push_back(rec);
+        if (s.mpi_init_ms > job.run.mpi_init_ms) job.run.mpi_init_ms = s.mpi_init_ms;
+        all_init = all_init && s.mpi_init_epoch_ms > 0;
+        slowest_init_epoch = std::max(slowest_init_epoch, s.mpi_init_epoch_ms);
+    }
+    if (all_init) job.run.launch_ms = slowest_init_epoch - job.start_ms;
+}
+
+/// Status and failure text of the run, and the failing rank's last log lines on stderr.
+void explain_outcome(JobState& job, const JobEnd& end, const std::string& result_error) {
+    RunRecord& run = job.run;
+    if (end.outcome == WatchOutcome::timeout) {
+        run.status = "timeout";
+        run.failure = "--timeout " + std::to_string(job.options.timeout_s) + " s expired";
+    } else if (end.outcome == WatchOutcome::interrupted) {
+        run.status = "interrupted";
+        run.failure = "interrupted by a signal";
+    } else if (run.exit_status != kExitOk) {
+        run.status = "failed";
+    } else {
+        run.status = "ok";
+    }
+    if (run.status == "ok") return;
+
+    const auto failed = failing_rank(end.ranks);
+    if (run.failure.empty()) {
+        if (failed)
+            run.failure = "rank " + std::to_string(failed->rank) + " exited with code " +
+                          std::to_string(failed->exit_code) +
+                          (failed->failure.empty() ? "" : ": " + failed->failure);
+        else if (end.launcher_code != 0)
+            run.failure = "mpirun exited with code " + std::to_string(end.launcher_code);
+        else
+            run.failure = result_error;
+    }
+    std::fprintf(stderr, "ukrun run: job %s %s: %s\n", job.plan.job_id.c_str(), run.status.c_str(),
+                 run.failure.c_str());
+    if (failed) {
+        const std::string log = read_text(rank_log_path(job.job_dir, failed->rank));
+        std::fprintf(stderr, "---- last lines of rank %d's log ----\n%s", failed->rank,
+                     last_lines(log, kFailureLogLines).c_str());
+        if (!log.empty() && log.back() != '\n') std::fputc('\n', stderr);
+        std::fprintf(stderr, "----\n");
+    }
+}
+
+/// The human summary printed at the end of a run.
+void print_summary(const RunRecord& run, const std::string& results_path) {
+    std::printf("\nukrun run: %s\n", run.status.c_str());
+    std::printf("  backend     %s, %d ranks, grid %s, lattice %s (local %s)\n", run.backend.c_str(),
+                run.ranks, run.grid.c_str(), run.lattice.c_str(), run.local_lattice.c_str());
+    std::printf("  precision   %s, isa %s\n", run.precision.c_str(), run.isa.c_str());
+    std::printf("  plaquette   %.12f\n", run.plaquette);
+    std::printf("  dirac       %.4f us/site, %.3f GFlops, halo %.3f ms\n", run.dirac_us_per_site,
+                run.dirac_gflops, run.halo_ms);
+    std::printf("  cg          %d iterations, residual %.3e\n", run.cg_iterations, run.cg_residual);
+    std::printf("  launch      %.0f ms to every rank past MPI_Init\n", run.launch_ms);
+    std::printf("  results     %s, run id %lld\n", results_path.c_str(),
+                static_cast<long long>(run.id));
+}
+
+/// Loads the topology and plans the job; writes plan.json into a fresh job directory.
+void plan_job(JobState& job) {
+    job.topology = job.options.topology_path.empty() ? default_topology()
+                                                     : load_topology(job.options.topology_path);
+    job.plan = make_plan(job.topology, job.options.backend, job.options.ranks, new_job_id());
+    job.job_dir = (fs::path(job.options.job_dir_parent) / ("ukrun-" + job.plan.job_id)).string();
+    fs::create_directories(job.job_dir);
+    std::ofstream(job.job_dir + "/plan.json") << nlohmann::json(job.plan).dump(2) << '\n';
+}
+
+/// Starts mpirun in its own process group with the backend's launcher environment.
+pid_t start_launcher(JobState& job, Backend& backend) {
+    auto env = current_environment();
+    for (const auto& [name, value] : backend.launcher_environment(job.plan)) {
+        std::erase_if(env, [&](const std::string& e) { return e.starts_with(name + "="); });
+        env.push_back(name + "=" + value);
+    }
+    env.push_back("UKRUN_JOB_ID=" + job.plan.job_id);
+    const Child child = spawn({.argv = job.command,
+                               .env = env,
+                               .new_process_group = true,
+                               .capture_output = false,
+                               .death_signal = SIGKILL,
+                               .in_child = {}});
+    return child.pid;
+}
+
+/// Copies the job directory to --keep-logs and removes it.
+void finish_job_dir(const JobState& job) {
+    std::error_code ec;
+    if (!job.options.keep_logs_dir.empty()) {
+        const fs::path target = fs::path(job.options.keep_logs_dir) / ("ukrun-" + job.plan.job_id);
+        fs::create_directories(target, ec);
+        fs::copy(job.job_dir, target,
+                 fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+        if (ec)
+            std::fprintf(stderr, "ukrun run: cannot keep logs in %s: %s\n", target.c_str(),
+                         ec.message().c_str());
+        else
+            std::printf("  logs        %s\n", target.c_str());
+    }
+    fs::remove_all(job.job_dir, ec);
+}
+
+}  // namespace
+
+int run_job(const RunOptions& options) {
+    JobState job;
+    job.options = options;
+    job.start_ms = now_epoch_ms();
+    job.run.time_utc = iso_utc_now();
+
+    const std::string ukrun = self_exe();
+    const std::string lattice = find_lattice_binary(ukrun);
+    job.mpirun = find_in_path("mpirun");
+    if (lattice.empty() || job.mpirun.empty()) {
+        std::fprintf(stderr, "ukrun run: %s not found; %s\n",
+                     lattice.empty() ? "ukrun-lattice" : "mpirun",
+                     lattice.empty() ? "build it next to ukrun, set UKRUN_LATTICE or add it to PATH"
+                                     : "install Open MPI (apt-get install openmpi-bin)");
+        return kExitUnavailable;
+    }
+    auto backend = make_backend(options.backend);
+    BlockedSignals signals;  // Ctrl-C from here on is handled, not fatal
+    plan_job(job);
+
+    LaunchSettings launch;
+    launch.mpirun = job.mpirun;
+    launch.ranks = options.ranks;
+    launch.as_root = ::geteuid() == 0;
+    launch.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    launch.backend_mca = backend->launcher_mca(job.plan);
+    launch.ukrun = ukrun;
+    launch.job_dir = job.job_dir;
+    launch.lattice = lattice;
+    launch.lattice_args = options.lattice_args;
+    job.command = mpirun_command(launch);
+
+    RunRecord& run = job.run;
+    run.backend = options.backend;
+    run.ranks = options.ranks;
+    run.accelerator = "none";
+    run.plan_json = nlohmann::json(job.plan).dump();
+    run.topology_text = job.topology.text;
+    run.versions = collect_versions(job.mpirun);
+    run.command_line = join_command(job.command);
+    std::printf("ukrun run: job %s, backend %s, %d ranks, job dir %s\n", job.plan.job_id.c_str(),
+                options.backend.c_str(), options.ranks, job.job_dir.c_str());
+    std::fflush(stdout);
+
+    JobEnd end;
+    try {
+        backend->prepare(job.plan);
+        const pid_t launcher = start_launcher(job, *backend);
+        const WatchResult watched = Watchdog(signals, options.timeout_s).wait(launcher);
+        end.outcome = watched.outcome;
+        end.launcher_code = watched.exit_code;
+    } catch (const std::exception& e) {
+        kill_job_leftovers(job.plan.job_id);
+        backend->cleanup();
+        run.status = "failed";
+        run.failure = std::string("set-up failed: ") + e.what();
+        run.exit_status = kExitUnavailable;
+        std::fprintf(stderr, "ukrun run: %s\n", run.failure.c_str());
+        try {
+            append_run(options.results_path, run);
+        } catch (const std::exception& write_error) {
+            std::fprintf(stderr, "ukrun run: %s\n", write_error.what());
+        }
+        finish_job_dir(job);
+        return kExitUnavailable;
+    }
+    kill_job_leftovers(job.plan.job_id);
+    backend->cleanup();
+
+    end.ranks = read_rank_statuses(job.job_dir, job.plan.ranks);
+    fill_rank_records(job, end.ranks);
+    std::string result_error;
+    if (const auto result = find_result(read_text(rank_log_path(job.job_dir, 0)), result_error)) {
+        fill_from_result(*result, run);
+        end.result_found = true;
+    }
+    run.exit_status = job_exit_code(end);
+    explain_outcome(job, end, result_error);
+
+    int code = run.exit_status;
+    try {
+        run.id = append_run(options.results_path, run);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ukrun run: the run was not stored: %s\n", e.what());
+        if (code == kExitOk) code = kExitInternal;
+    }
+    print_summary(run, options.results_path);
+    finish_job_dir(job);
+    return code;
+}
+
+}  // namespace ukrun::runner
