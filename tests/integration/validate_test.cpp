@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "test_paths.hpp"
+#include "ukrun/runner/live_check.hpp"
 #include "ukrun/runner/netlink.hpp"
 #include "ukrun/runner/plan.hpp"
 
@@ -193,6 +194,32 @@ TEST_F(LiveValidate, InterruptedRunLeavesNothingBehind) {
         EXPECT_TRUE(leftover_probe_links().empty()) << "after " << delay_ms << " ms";
     }
     EXPECT_GE(interrupted_in_checks, 1) << "no signal arrived while the checks ran";
+}
+
+TEST_F(LiveValidate, PingWithDfPassesAtTheMtuAndFailsAboveIt) {
+    NetnsFd a = NetnsFd::create_anonymous();
+    NetnsFd b = NetnsFd::create_anonymous();
+    Netlink nl_a(a);
+    nl_a.create_veth_pair("ukva", "ukvb", 1500);
+    nl_a.move_to_netns("ukvb", b);
+    Netlink nl_b(b);
+    nl_a.set_address("ukva", *parse_ipv4("10.251.20.1"), 24);
+    nl_b.set_address("ukvb", *parse_ipv4("10.251.20.2"), 24);
+    nl_a.set_up("ukva");
+    nl_b.set_up("ukvb");
+
+    EXPECT_EQ(ping_df(a, *parse_ipv4("10.251.20.2"), 1472, 2000), "");
+    EXPECT_EQ(ping_df(b, *parse_ipv4("10.251.20.1"), 1472, 2000), "");
+    EXPECT_EQ(ping_df(a, *parse_ipv4("10.251.20.2"), 1473, 500), "cannot send: Message too long");
+    EXPECT_EQ(ping_df(a, *parse_ipv4("10.251.20.9"), 56, 300), "no reply within 300 ms");
+    EXPECT_TRUE(leftover_probe_links().empty()) << "the namespaces are not the host's";
+}
+
+TEST(Overlap, NetworksSharingAddresses) {
+    EXPECT_TRUE(overlaps(*parse_cidr("10.0.0.0/8"), *parse_cidr("10.77.0.0/24")));
+    EXPECT_TRUE(overlaps(*parse_cidr("10.77.0.0/24"), *parse_cidr("10.0.0.0/8")));
+    EXPECT_TRUE(overlaps(*parse_cidr("10.77.0.0/24"), *parse_cidr("10.77.0.128/25")));
+    EXPECT_FALSE(overlaps(*parse_cidr("10.77.0.0/24"), *parse_cidr("10.77.1.0/24")));
 }
 
 }  // namespace
