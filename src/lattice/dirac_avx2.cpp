@@ -126,7 +126,7 @@ inline void hop(const DiracKernelArgs<typename P::T>& args, int x, typename P::V
                 typename P::V* low) {
     using T = typename P::T;
     using V = typename P::V;
-    V h[3], r[3];
+    V h[3], r[3], diff[3];
 
     int n = args.neighbors[8 * x + 2 * mu];
     if (n >= 0) {
@@ -145,8 +145,7 @@ inline void hop(const DiracKernelArgs<typename P::T>& args, int x, typename P::V
 #pragma GCC unroll 6
     for (int c = 0; c < 3; ++c) {
         up[c] = P::add(up[c], r[c]);
-        low[c] =
-            mu == 0 ? P::add(low[c], spin_s<P, mu>(r[c])) : P::sub(low[c], spin_s<P, mu>(r[c]));
+        diff[c] = r[c];
     }
 
     n = args.neighbors[8 * x + 2 * mu + 1];
@@ -165,9 +164,10 @@ inline void hop(const DiracKernelArgs<typename P::T>& args, int x, typename P::V
     }
 #pragma GCC unroll 6
     for (int c = 0; c < 3; ++c) {
+        // Lower half: sigma_mu S_mu(r_forward - r_backward), S being linear.
         up[c] = P::add(up[c], r[c]);
-        low[c] =
-            mu == 0 ? P::sub(low[c], spin_s<P, mu>(r[c])) : P::add(low[c], spin_s<P, mu>(r[c]));
+        const V s = spin_s<P, mu>(P::sub(diff[c], r[c]));
+        low[c] = mu == 0 ? P::add(low[c], s) : P::sub(low[c], s);
     }
 }
 
