@@ -162,28 +162,13 @@ std::string closest_key(const std::string& key, const std::vector<std::string>& 
 }
 
 std::string type_name(const toml::node& node) {
-    switch (node.type()) {
-        case toml::node_type::string:
-            return "a string";
-        case toml::node_type::integer:
-            return "an integer";
-        case toml::node_type::floating_point:
-            return "a floating-point number";
-        case toml::node_type::boolean:
-            return "a boolean";
-        case toml::node_type::table:
-            return "a table";
-        case toml::node_type::array:
-            return "an array";
-        case toml::node_type::date:
-            return "a date";
-        case toml::node_type::time:
-            return "a time";
-        case toml::node_type::date_time:
-            return "a date-time";
-        default:
-            return "nothing";
-    }
+    // In toml::node_type order: none, table, array, string, integer, floating_point, boolean,
+    // date, time, date_time.
+    static constexpr const char* kNames[] = {
+        "nothing",   "a table", "an array", "a string",   "an integer", "a floating-point number",
+        "a boolean", "a date",  "a time",   "a date-time"};
+    const auto index = static_cast<std::size_t>(node.type());
+    return index < std::size(kNames) ? kNames[index] : "nothing";
 }
 
 int line_of(const toml::node& node) {
