@@ -172,14 +172,13 @@ struct Avx2 {
         }
     }
 
-    // The anti-hermitian matrix of x, row by row.
+    // The anti-hermitian matrix of x, stored row by row in the same 32 + 16-byte pieces that
+    // load_row reads, so the loads that follow take their data straight from the stores.
     static Su3<double> expand(const U3Alg<double>& x) {
         Su3<double> m;
-        _mm256_storeu_pd(&m.c[0][0].re, _mm256_setr_pd(0.0, x.c1, x.c4, x.c5));
-        _mm256_storeu_pd(&m.c[0][2].re, _mm256_setr_pd(x.c6, x.c7, -x.c4, x.c5));
-        _mm256_storeu_pd(&m.c[1][1].re, _mm256_setr_pd(0.0, x.c2, x.c8, x.c9));
-        _mm256_storeu_pd(&m.c[2][0].re, _mm256_setr_pd(-x.c6, x.c7, -x.c8, x.c9));
-        _mm_storeu_pd(&m.c[2][2].re, _mm_setr_pd(0.0, x.c3));
+        store(m.c[0], {_mm256_setr_pd(0.0, x.c1, x.c4, x.c5), _mm_setr_pd(x.c6, x.c7)});
+        store(m.c[1], {_mm256_setr_pd(-x.c4, x.c5, 0.0, x.c2), _mm_setr_pd(x.c8, x.c9)});
+        store(m.c[2], {_mm256_setr_pd(-x.c6, x.c7, -x.c8, x.c9), _mm_setr_pd(0.0, x.c3)});
         return m;
     }
 };
