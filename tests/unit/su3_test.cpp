@@ -11,12 +11,20 @@
 #include <cmath>
 #include <complex>
 #include <cstring>
+#include <ostream>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "ukrun/lattice/su3_kernels.hpp"
+
+namespace ukrun::lattice {
+// Names the ISA in gtest's messages (found by argument-dependent lookup).
+void PrintTo(Isa isa, std::ostream* os) {
+    *os << isa_name(isa);
+}
+}  // namespace ukrun::lattice
 
 using namespace ukrun::lattice;
 using Cd = std::complex<double>;
