@@ -352,7 +352,71 @@ std::string quoted(const std::string& text) {
     return "\"" + text + "\"";
 }
 
-/// The [network] table: values and the checks that need only it.
+/// Why `text` is not a usable job subnet ("is not a CIDR network; ..."), or empty when it is.
+std::string subnet_problem(const std::string& text) {
+    const std::size_t slash = text.find('/');
+    const auto base = parse_ipv4(text.substr(0, slash));
+    if (slash == std::string::npos || !base) {
+        return quoted(text) + " is not a CIDR network; write address/prefix, e.g. \"10.77.0.0/24\"";
+    }
+    const auto mask_only = parse_cidr("0.0.0.0" + text.substr(slash));
+    if (!mask_only) {
+        return quoted(text) + " has a prefix that is not 0..32; write e.g. \"10.77.0.0/24\"";
+    }
+    const auto cidr = parse_cidr(text);
+    if (!cidr) {
+        const Cidr fixed{Ipv4{base->value & mask_only->netmask().value}, mask_only->prefix};
+        return text + " has host bits set; write its network address " + to_string(fixed);
+    }
+    if (cidr->prefix > 30) {
+        return text +
+               " has no room for a gateway and instances; use a prefix of 30 or less, "
+               "e.g. /24";
+    }
+    return {};
+}
+
+/// Why `text` is not a usable MAC prefix, or empty when it is.
+std::string mac_prefix_problem(const std::string& text) {
+    const auto octets = parse_mac_prefix(text);
+    if (!octets) return "is not 3 to 5 hex octets; write e.g. \"52:54:00:77\"";
+    if ((*octets)[0] & 0x01) {
+        return "is a multicast prefix; use a first octet with bit 0x01 clear, e.g. "
+               "\"52:54:00:77\"";
+    }
+    if (!((*octets)[0] & 0x02)) {
+        return "is not locally administered; use a first octet with bit 0x02 set, e.g. "
+               "\"52:54:00:77\"";
+    }
+    return {};
+}
+
+/// network.`key` as a host address of `subnet` (when known); reports and returns nullopt when
+/// it is absent or wrong.
+std::optional<Ipv4> read_host_address(Parser& p, const Parser::Values& values, const char* key,
+                                      int table_line, const std::optional<Cidr>& subnet) {
+    if (!values.strings.count(key)) return std::nullopt;
+    const std::string text = values.strings.at(key);
+    const int line = values.line(key, table_line);
+    const std::string label = std::string("network.") + key + " ";
+    const auto address = parse_ipv4(text);
+    if (!address) {
+        p.error(line, label + quoted(text) +
+                          " is not an IPv4 address; write four numbers 0-255 separated by "
+                          "dots, e.g. \"10.77.0.1\"");
+        return std::nullopt;
+    }
+    const std::string problem = subnet ? host_address_problem(*address, *subnet) : "";
+    if (!problem.empty()) {
+        p.error(line, label + text + " " + problem + "; use a host address inside it, e.g. " +
+                          to_string(Ipv4{subnet->network.value + 1}));
+        return std::nullopt;
+    }
+    return address;
+}
+
+/// The [network] table: values and the checks that need only it. `subnet_ok` tells whether
+/// net.subnet holds a valid subnet.
 void read_network(Parser& p, const toml::table& table, int line, NetworkConfig& net,
                   bool& subnet_ok) {
     const auto values = p.read_table(table, "network", kNetworkKeys, line);
@@ -360,60 +424,22 @@ void read_network(Parser& p, const toml::table& table, int line, NetworkConfig& 
     net.subnet_line = values.line("subnet", line);
     if (values.integers.count("mtu")) net.mtu = static_cast<int>(values.integers.at("mtu"));
 
-    subnet_ok = false;
+    std::optional<Cidr> subnet;
     if (values.strings.count("subnet")) {
         const std::string text = values.strings.at("subnet");
-        const std::size_t slash = text.find('/');
-        const auto base = parse_ipv4(text.substr(0, slash));
-        const auto cidr = parse_cidr(text);
-        if (slash == std::string::npos || !base) {
-            p.error(net.subnet_line, "network.subnet " + quoted(text) +
-                                         " is not a CIDR network; write address/prefix, e.g. "
-                                         "\"10.77.0.0/24\"");
-        } else if (!parse_cidr("0.0.0.0" + text.substr(slash))) {
-            p.error(net.subnet_line, "network.subnet " + quoted(text) +
-                                         " has a prefix that is not 0..32; write e.g. "
-                                         "\"10.77.0.0/24\"");
-        } else if (!cidr) {
-            const Cidr fixed = *parse_cidr(to_string(Ipv4{0}) + text.substr(slash));
-            const Cidr net_part{Ipv4{base->value & fixed.netmask().value}, fixed.prefix};
-            p.error(net.subnet_line, "network.subnet " + text +
-                                         " has host bits set; write its network address " +
-                                         to_string(net_part));
-        } else if (cidr->prefix > 30) {
-            p.error(net.subnet_line, "network.subnet " + text +
-                                         " has no room for a gateway and instances; use a "
-                                         "prefix of 30 or less, e.g. /24");
-        } else {
-            net.subnet = *cidr;
-            subnet_ok = true;
-        }
+        const std::string problem = subnet_problem(text);
+        if (problem.empty())
+            subnet = parse_cidr(text);
+        else
+            p.error(net.subnet_line, "network.subnet " + problem);
     }
+    subnet_ok = subnet.has_value();
+    if (subnet) net.subnet = *subnet;
 
-    const auto read_address = [&](const char* key) -> std::optional<Ipv4> {
-        if (!values.strings.count(key)) return std::nullopt;
-        const std::string text = values.strings.at(key);
-        const auto address = parse_ipv4(text);
-        const int key_line = values.line(key, line);
-        const std::string label = std::string("network.") + key + " ";
-        if (!address) {
-            p.error(key_line, label + quoted(text) +
-                                  " is not an IPv4 address; write four numbers 0-255 "
-                                  "separated by dots, e.g. \"10.77.0.1\"");
-            return std::nullopt;
-        }
-        if (!subnet_ok) return address;
-        const std::string problem = host_address_problem(*address, net.subnet);
-        if (!problem.empty()) {
-            p.error(key_line, label + text + " " + problem +
-                                  "; use a host address inside it, e.g. " +
-                                  to_string(Ipv4{net.subnet.network.value + 1}));
-            return std::nullopt;
-        }
-        return address;
-    };
-    if (const auto gateway = read_address("gateway")) net.gateway = *gateway;
-    net.pool_start = read_address("pool_start");
+    if (const auto gateway = read_host_address(p, values, "gateway", line, subnet)) {
+        net.gateway = *gateway;
+    }
+    net.pool_start = read_host_address(p, values, "pool_start", line, subnet);
     if (net.pool_start && *net.pool_start == net.gateway) {
         p.error(values.line("pool_start", line),
                 "network.pool_start " + to_string(net.gateway) +
@@ -422,30 +448,20 @@ void read_network(Parser& p, const toml::table& table, int line, NetworkConfig& 
         net.pool_start.reset();
     }
 
+    net.bridge = values.string_or("bridge", "");
     if (values.strings.count("bridge")) {
-        net.bridge = values.strings.at("bridge");
         const std::string problem = bridge_name_problem(net.bridge);
         if (!problem.empty()) {
             p.error(values.line("bridge", line),
                     "network.bridge " + quoted(net.bridge) + " " + problem);
         }
     }
-
+    net.mac_prefix = values.string_or("mac_prefix", "");
     if (values.strings.count("mac_prefix")) {
-        net.mac_prefix = values.strings.at("mac_prefix");
-        const int key_line = values.line("mac_prefix", line);
-        const std::string label = "network.mac_prefix " + quoted(net.mac_prefix);
-        const auto octets = parse_mac_prefix(net.mac_prefix);
-        if (!octets) {
-            p.error(key_line, label + " is not 3 to 5 hex octets; write e.g. \"52:54:00:77\"");
-        } else if ((*octets)[0] & 0x01) {
-            p.error(key_line, label +
-                                  " is a multicast prefix; use a first octet with bit 0x01 "
-                                  "clear, e.g. \"52:54:00:77\"");
-        } else if (!((*octets)[0] & 0x02)) {
-            p.error(key_line, label +
-                                  " is not locally administered; use a first octet with "
-                                  "bit 0x02 set, e.g. \"52:54:00:77\"");
+        const std::string problem = mac_prefix_problem(net.mac_prefix);
+        if (!problem.empty()) {
+            p.error(values.line("mac_prefix", line),
+                    "network.mac_prefix " + quoted(net.mac_prefix) + " " + problem);
         }
     }
 }
@@ -532,6 +548,91 @@ void check_nodes(Parser& p, const Topology& t, bool subnet_ok,
 
 }  // namespace
 
+namespace {
+
+/// What reading the top level found, for the checks that span tables.
+struct RootState {
+    bool have_network = false;
+    bool have_node = false;
+    bool subnet_ok = false;
+    std::vector<bool> address_ok;  ///< per node: its address parsed
+};
+
+void read_instance(Parser& p, const toml::table& table, int line, InstanceConfig& instance) {
+    const auto values = p.read_table(table, "instance", kInstanceKeys, line);
+    instance.line = line;
+    if (values.integers.count("memory_mib")) {
+        instance.memory_mib = static_cast<int>(values.integers.at("memory_mib"));
+    }
+    if (values.integers.count("vcpus")) {
+        instance.vcpus = static_cast<int>(values.integers.at("vcpus"));
+    }
+}
+
+/// The [[node]] array.
+void read_nodes(Parser& p, const toml::node& node, Topology& t, RootState& state) {
+    state.have_node = true;
+    const auto* array = node.as_array();
+    if (!array || !array->is_array_of_tables()) {
+        p.error(line_of(node), "node must be an array of tables, not " + type_name(node) +
+                                   "; write each node as a [[node]] section");
+        return;
+    }
+    for (const auto& element : *array) {
+        const toml::table& table = *element.as_table();
+        t.nodes.push_back(
+            read_node(p, table, static_cast<int>(t.nodes.size()) + 1, line_of(element)));
+        const auto* address = table.get("address");
+        state.address_ok.push_back(address &&
+                                   parse_ipv4(address->value_or(std::string())).has_value());
+    }
+}
+
+/// A top-level key that is not a known table: misplaced, misspelt or unknown.
+void report_stray(Parser& p, const std::string& name, const toml::node& node) {
+    const int line = line_of(node);
+    for (const auto& [table, spec] :
+         {std::pair{"network", &kNetworkKeys}, std::pair{"instance", &kInstanceKeys},
+          std::pair{"node", &kNodeKeys}}) {
+        for (const auto& s : *spec) {
+            if (name != s.key) continue;
+            p.error(line, "key '" + name + "' is at the top level; move it into the [" + table +
+                              "] section");
+            return;
+        }
+    }
+    if (!node.is_table()) {
+        p.unknown_key(name, line, "", kTopLevelKeys);
+        return;
+    }
+    const std::string guess = closest_key(name, kTopLevelKeys);
+    p.error(line, "unknown table [" + name + "]; " +
+                      (guess.empty() ? "remove it (known: [network], [instance], [[node]])"
+                                     : "did you mean [" + guess + "]?"));
+}
+
+void read_root(Parser& p, const toml::table& root, Topology& t, RootState& state) {
+    for (auto&& [key, node] : root) {
+        const std::string name(key.str());
+        const bool is_section = name == "network" || name == "instance";
+        if (name == "node") {
+            read_nodes(p, node, t, state);
+        } else if (!is_section) {
+            report_stray(p, name, node);
+        } else if (!node.as_table()) {
+            p.error(line_of(node), name + " must be a table, not " + type_name(node) +
+                                       "; write it as a [" + name + "] section");
+        } else if (name == "network") {
+            state.have_network = true;
+            read_network(p, *node.as_table(), line_of(node), t.network, state.subnet_ok);
+        } else {
+            read_instance(p, *node.as_table(), line_of(node), t.instance);
+        }
+    }
+}
+
+}  // namespace
+
 Topology parse_topology(const std::string& text, const std::string& path) {
     Parser p(path);
     Topology t;
@@ -548,82 +649,19 @@ Topology parse_topology(const std::string& text, const std::string& path) {
         throw TopologyError(p.diagnostics());
     }
 
-    bool have_network = false, have_node = false, subnet_ok = false;
-    std::vector<bool> address_ok;
-    for (auto&& [key, node] : root) {
-        const std::string name(key.str());
-        const int line = line_of(node);
-        if (name == "network" || name == "instance") {
-            const auto* table = node.as_table();
-            if (!table) {
-                p.error(line, name + " must be a table, not " + type_name(node) +
-                                  "; write it as a [" + name + "] section");
-                continue;
-            }
-            if (name == "network") {
-                have_network = true;
-                read_network(p, *table, line, t.network, subnet_ok);
-                continue;
-            }
-            const auto values = p.read_table(*table, "instance", kInstanceKeys, line);
-            t.instance.line = line;
-            if (values.integers.count("memory_mib")) {
-                t.instance.memory_mib = static_cast<int>(values.integers.at("memory_mib"));
-            }
-            if (values.integers.count("vcpus")) {
-                t.instance.vcpus = static_cast<int>(values.integers.at("vcpus"));
-            }
-        } else if (name == "node") {
-            const auto* array = node.as_array();
-            have_node = true;
-            if (!array || !array->is_array_of_tables()) {
-                p.error(line, "node must be an array of tables, not " + type_name(node) +
-                                  "; write each node as a [[node]] section");
-                continue;
-            }
-            for (const auto& element : *array) {
-                t.nodes.push_back(read_node(p, *element.as_table(),
-                                            static_cast<int>(t.nodes.size()) + 1,
-                                            line_of(element)));
-                const bool parsed =
-                    element.as_table()->contains("address") &&
-                    parse_ipv4(element.as_table()->get("address")->value_or(std::string()))
-                        .has_value();
-                address_ok.push_back(parsed);
-            }
-        } else {
-            std::vector<std::string> owners;
-            for (const auto& [table, spec] :
-                 {std::pair{"network", &kNetworkKeys}, std::pair{"instance", &kInstanceKeys},
-                  std::pair{"node", &kNodeKeys}}) {
-                for (const auto& s : *spec)
-                    if (name == s.key) owners.push_back(table);
-            }
-            if (owners.empty() && node.is_table()) {
-                const std::string guess = closest_key(name, kTopLevelKeys);
-                p.error(line, "unknown table [" + name + "]; " +
-                                  (guess.empty() ? "remove it (known: [network], [instance], "
-                                                   "[[node]])"
-                                                 : "did you mean [" + guess + "]?"));
-            } else if (owners.empty()) {
-                p.unknown_key(name, line, "", kTopLevelKeys);
-            } else {
-                p.error(line, "key '" + name + "' is at the top level; move it into the [" +
-                                  owners.front() + "] section");
-            }
-        }
-    }
-    if (!have_network) {
+    RootState state;
+    read_root(p, root, t, state);
+    if (!state.have_network) {
         p.error(0,
                 "no [network] table; add [network] with subnet = \"10.77.0.0/24\" and "
                 "gateway = \"10.77.0.1\"");
     }
-    if (!have_node) {
+    if (!state.have_node) {
         p.error(0,
                 "no [[node]] table; add one [[node]] per host with name, address, cpus and "
                 "memory_mib");
     }
-    check_nodes(p, t, subnet_ok, address_ok);
+    check_nodes(p, t, state.subnet_ok, state.address_ok);
 
     auto& diagnostics = p.diagnostics();
     if (!diagnostics.empty()) {
