@@ -201,6 +201,17 @@ static int two_buffer_probe(int wfd, int rfd, ssize_t (*reader)(int, const struc
     return memcmp(a, "head", 4) == 0 && memcmp(b, "body", 4) == 0;
 }
 
+/* two_buffer_probe on a fresh loopback TCP connection, with the raw system call or this
+ * library's readv; -1 when the connection could not be made. */
+static int readv_probe(int raw) {
+    int fds[2];
+    if (tcp_pair(fds) != 0) return -1;
+    int result = two_buffer_probe(fds[0], fds[1], readv, raw);
+    close(fds[0]);
+    close(fds[1]);
+    return result;
+}
+
 /* 1 when writev with two buffers on a pipe delivers both, 0 when not, -1 on failure. */
 static int pipe_writev_probe(int raw) {
     int p[2];
@@ -240,26 +251,23 @@ __attribute__((constructor)) static void ukrun_nanos_selftest(void) {
     const char* mode = getenv("UKRUN_NANOS_SELFTEST");
     if (!mode || strcmp(mode, "1") != 0) return;
 
-    int fds[2];
-    int raw_readv = -1, compat_readv = -1;
-    if (tcp_pair(fds) == 0) {
-        raw_readv = two_buffer_probe(fds[0], fds[1], NULL, 1);
-        compat_readv = two_buffer_probe(fds[0], fds[1], readv, 0);
-        close(fds[0]);
-        close(fds[1]);
-    }
+    /* A fresh connection per probe: a buggy readv may leave bytes behind. */
+    int raw_readv = readv_probe(1);
+    int compat_readv = readv_probe(0);
     int raw_writev = pipe_writev_probe(1);
     int compat_writev = pipe_writev_probe(0);
     int ifname = ifname_probe();
 
+    const char* ifname_bug = ifname < 0 ? "unknown" : ifname ? "yes" : "no";
+    const char* compat = "ok";
+    if (compat_readv != 1 || compat_writev != 1)
+        compat = compat_readv == 1    ? "broken(writev)"
+                 : compat_writev == 1 ? "broken(readv)"
+                                      : "broken(both)";
     printf(
         "ukrun-nanos-selftest: readv-first-iov-lost=%s ifname-nul=%s "
         "writev-pipe-first-iov-lost=%s compat=%s\n",
-        yes_no(raw_readv),
-        ifname < 0 ? "unknown"
-        : ifname   ? "yes"
-                   : "no",
-        yes_no(raw_writev), compat_readv == 1 && compat_writev == 1 ? "ok" : "broken");
+        yes_no(raw_readv), ifname_bug, yes_no(raw_writev), compat);
     fflush(stdout);
     _exit(compat_readv == 1 && compat_writev == 1 ? 0 : 1);
 }
