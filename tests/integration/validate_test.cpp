@@ -72,12 +72,13 @@ std::vector<std::string> leftover_probe_links() {
 /// A topology file in a temporary directory with a subnet unlikely to be in use.
 class TempTopology {
   public:
-    explicit TempTopology(const std::string& subnet_prefix) {
+    explicit TempTopology(const std::string& subnet_prefix, const std::string& extra = "") {
         dir_ = fs::temp_directory_path() / ("ukrun-topo-" + new_job_id());
         fs::create_directories(dir_);
         std::ofstream(path()) << "[network]\nsubnet = \"" << subnet_prefix
-                              << ".0/24\"\ngateway = \"" << subnet_prefix
-                              << ".1\"\nmtu = 9000\n\n[[node]]\nname = \"here\"\naddress = "
+                              << ".0/24\"\ngateway = \"" << subnet_prefix << ".1\"\nmtu = 9000\n"
+                              << extra
+                              << "\n[[node]]\nname = \"here\"\naddress = "
                                  "\"127.0.0.1\"\ncpus = 2\nmemory_mib = 2048\n";
     }
     ~TempTopology() { fs::remove_all(dir_); }
@@ -164,6 +165,37 @@ TEST_F(LiveValidate, SubnetInUseOnTheHostIsReported) {
               std::string::npos)
         << r.err;
     EXPECT_TRUE(leftover_probe_links().empty());
+}
+
+TEST_F(LiveValidate, ExistingBridgeWithTheGatewayIsAccepted) {
+    const std::string bridge = "ukte" + new_job_id();
+    TempTopology topology("10.251.21", "bridge = \"" + bridge + "\"\n");
+    Netlink host;
+    LinkGuard guard(host);
+    host.create_bridge(bridge, 1500);
+    guard.own(bridge);
+    host.set_address(bridge, *parse_ipv4("10.251.21.1"), 24);
+
+    const Output r = validate(topology.path() + " --live");
+    EXPECT_EQ(r.exit_code, 69) << "the bridge's MTU 1500 is below 9000";
+    EXPECT_NE(r.out.find("live ok   bridge " + bridge + " exists with 10.251.21.1/24"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("live ok   no interface on this host uses an address in"),
+              std::string::npos)
+        << "the topology's own bridge is not a conflict\n"
+        << r.out << r.err;
+    EXPECT_NE(r.err.find("live: bridge " + bridge +
+                         " has MTU 1500, below network.mtu = 9000; "
+                         "raise it (ip link set " +
+                         bridge + " mtu 9000) or lower network.mtu"),
+              std::string::npos)
+        << r.err;
+
+    host.set_mtu(bridge, 9000);
+    const Output fixed = validate(topology.path() + " --live");
+    EXPECT_EQ(fixed.exit_code, 0) << fixed.err;
+    EXPECT_TRUE(host.link_exists(bridge)) << "validate never deletes a bridge it did not make";
 }
 
 TEST_F(LiveValidate, InterruptedRunLeavesNothingBehind) {
