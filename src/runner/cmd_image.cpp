@@ -93,7 +93,7 @@ int image_build(const Args& args) {
         std::printf("%s %s (%zu files, %.1f MB, %s in %.0f ms)\n", built.hash.c_str(),
                     built.image.c_str(), manifest.files.size(), built.bytes / 1e6,
                     built.reused ? "reused" : "built", built.build_ms);
-    } catch (const std::runtime_error& e) {
+    } catch (const std::exception& e) {
         std::fprintf(stderr, "ukrun image build: %s\n", e.what());
         return kExitUnavailable;
     }

@@ -11,14 +11,15 @@ nlohmann::json ops_config(const NanosManifest& manifest, const NanosInstall& ker
     config["Env"] = manifest.environment;
     config["TargetRoot"] = "/";
 
-    // ops copies an absolute "Files" entry from the same path on the host; a file whose host
-    // source lives elsewhere goes through MapDirs (host file -> guest directory), which keeps
-    // the host file's name, so the names must agree.
+    // ops copies an absolute "Files" entry from the same path on the host, so that path must
+    // lead to the same file (a soname symlink does); a file whose host source lives elsewhere
+    // goes through MapDirs (host file -> guest directory), which keeps the host file's name.
     nlohmann::json files = nlohmann::json::array();
     nlohmann::json map_dirs = nlohmann::json::object();
     for (const auto& [guest, host] : manifest.files) {
         if (guest == manifest.program) continue;  // ops adds the program itself
-        if (fs::path(guest) == host) {
+        std::error_code ec;
+        if (fs::path(guest) == host || fs::equivalent(guest, host, ec)) {
             files.push_back(guest);
         } else if (fs::path(guest).filename() == host.filename()) {
             map_dirs[host.string()] = fs::path(guest).parent_path().string();

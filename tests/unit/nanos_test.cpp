@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -224,6 +225,16 @@ TEST(OpsConfig, MapsFilesEnvironmentNetworkAndSettings) {
     EXPECT_EQ(config["ManifestPassthrough"]["debug_exit"], "t");
     EXPECT_EQ(config["Kernel"], "/k/kernel.img");
     EXPECT_FALSE(config.contains("Boot"));
+
+    TempDir tmp;  // a soname symlink: ops reads the guest path, which leads to the file
+    touch(tmp.path() / "libx.so.1.2.3");
+    fs::create_symlink("libx.so.1.2.3", tmp.path() / "libx.so.1");
+    m.files[(tmp.path() / "libx.so.1").string()] = tmp.path() / "libx.so.1.2.3";
+    const auto with_link = ops_config(m, install, 1024, 2);
+    EXPECT_EQ(with_link["Files"].size(), 2u);
+    EXPECT_NE(std::find(with_link["Files"].begin(), with_link["Files"].end(),
+                        (tmp.path() / "libx.so.1").string()),
+              with_link["Files"].end());
 
     m.files["/etc/hostname"] = "/job/rank0/etc/name-of-host";
     EXPECT_THROW(ops_config(m, install, 1024, 2), std::invalid_argument);
