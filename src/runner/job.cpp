@@ -173,7 +173,8 @@ void explain_outcome(JobState& job, const JobEnd& end, const std::string& result
         run.failure = "--timeout " + std::to_string(job.options.timeout_s) + " s expired";
     } else if (end.outcome == WatchOutcome::interrupted) {
         run.status = "interrupted";
-        run.failure = "interrupted by a signal";
+        run.failure =
+            std::string("interrupted by ") + (end.signal == SIGINT ? "SIGINT" : "SIGTERM");
     } else if (run.exit_status != kExitOk) {
         run.status = "failed";
     } else {
@@ -203,17 +204,23 @@ void explain_outcome(JobState& job, const JobEnd& end, const std::string& result
     }
 }
 
-/// The human summary printed at the end of a run.
+/// The human summary printed at the end of a run; figures only when rank 0 gave them.
 void print_summary(const RunRecord& run, const std::string& results_path) {
     std::printf("\nukrun run: %s\n", run.status.c_str());
-    std::printf("  backend     %s, %d ranks, grid %s, lattice %s (local %s)\n", run.backend.c_str(),
-                run.ranks, run.grid.c_str(), run.lattice.c_str(), run.local_lattice.c_str());
-    std::printf("  precision   %s, isa %s\n", run.precision.c_str(), run.isa.c_str());
-    std::printf("  plaquette   %.12f\n", run.plaquette);
-    std::printf("  dirac       %.4f us/site, %.3f GFlops, halo %.3f ms\n", run.dirac_us_per_site,
-                run.dirac_gflops, run.halo_ms);
-    std::printf("  cg          %d iterations, residual %.3e\n", run.cg_iterations, run.cg_residual);
-    std::printf("  launch      %.0f ms to every rank past MPI_Init\n", run.launch_ms);
+    std::printf("  backend     %s, %d ranks\n", run.backend.c_str(), run.ranks);
+    if (!run.result_json.empty()) {
+        std::printf("  lattice     %s on grid %s (local %s), %s, isa %s\n", run.lattice.c_str(),
+                    run.grid.c_str(), run.local_lattice.c_str(), run.precision.c_str(),
+                    run.isa.c_str());
+        std::printf("  plaquette   %.12f\n", run.plaquette);
+        std::printf("  dirac       %.4f us/site, %.3f GFlops, halo %.3f ms\n",
+                    run.dirac_us_per_site, run.dirac_gflops, run.halo_ms);
+        if (run.cg_iterations >= 0)
+            std::printf("  cg          %d iterations, residual %.3e\n", run.cg_iterations,
+                        run.cg_residual);
+    }
+    if (run.launch_ms >= 0)
+        std::printf("  launch      %.0f ms to every rank past MPI_Init\n", run.launch_ms);
     std::printf("  results     %s, run id %lld\n", results_path.c_str(),
                 static_cast<long long>(run.id));
 }
@@ -315,6 +322,7 @@ int run_job(const RunOptions& options) {
         const WatchResult watched = Watchdog(signals, options.timeout_s).wait(launcher);
         end.outcome = watched.outcome;
         end.launcher_code = watched.exit_code;
+        end.signal = watched.signal;
     } catch (const std::exception& e) {
         kill_job_leftovers(job.plan.job_id);
         backend->cleanup();

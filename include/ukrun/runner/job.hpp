@@ -60,6 +60,7 @@ void fill_from_result(const nlohmann::json& result, RunRecord& run);
 struct JobEnd {
     WatchOutcome outcome = WatchOutcome::exited;
     int launcher_code = 0;          ///< mpirun's exit code
+    int signal = 0;                 ///< SIGINT or SIGTERM when interrupted
     std::vector<RankStatus> ranks;  ///< status files found (may miss ranks)
     bool result_found = false;      ///< rank 0's result line was parsed
 };
