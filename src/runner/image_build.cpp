@@ -160,6 +160,20 @@ std::string hosts_file_text(const std::vector<std::pair<std::string, std::string
     return text;
 }
 
+std::map<std::string, std::string> guest_environment(const std::vector<std::string>& env) {
+    std::map<std::string, std::string> guest;
+    for (const auto& entry : env) {
+        const auto eq = entry.find('=');
+        if (eq == std::string::npos || eq == 0) continue;
+        const std::string name = entry.substr(0, eq);
+        if (name.starts_with("PMIX_DSTORE_")) continue;
+        for (const char* prefix : {"PMIX_", "OMPI_", "SLURM_", "OPAL_", "UKRUN_"})
+            if (name.starts_with(prefix)) guest[name] = entry.substr(eq + 1);
+    }
+    guest["PMIX_GDS_MODULE"] = "hash";
+    return guest;
+}
+
 NanosManifest rank_manifest(const NanosManifest& base, const RankSettings& rank,
                             const fs::path& rank_dir) {
     NanosManifest manifest = base;

@@ -243,6 +243,22 @@ TEST(OpsConfig, MapsFilesEnvironmentNetworkAndSettings) {
                                         "ukrun"}));
 }
 
+TEST(GuestEnvironment, KeepsLauncherVariablesWithoutHostPaths) {
+    const auto env = guest_environment(
+        {"OMPI_COMM_WORLD_RANK=1", "PMIX_SERVER_URI41=4.0;tcp4://10.1.0.1:4000",
+         "PMIX_DSTORE_21_BASE_PATH=/tmp/ompi.vm.0/pid.1", "SLURM_PROCID=1", "PATH=/usr/bin",
+         "HOME=/root", "LD_LIBRARY_PATH=/opt/lib", "PMIX_GDS_MODULE=ds21", "broken"});
+    EXPECT_EQ(env.at("OMPI_COMM_WORLD_RANK"), "1");
+    EXPECT_EQ(env.at("PMIX_SERVER_URI41"), "4.0;tcp4://10.1.0.1:4000");
+    EXPECT_EQ(env.at("SLURM_PROCID"), "1");
+    EXPECT_EQ(env.at("PMIX_GDS_MODULE"), "hash");
+    EXPECT_FALSE(env.count("PMIX_DSTORE_21_BASE_PATH"));
+    EXPECT_FALSE(env.count("PATH"));
+    EXPECT_FALSE(env.count("HOME"));
+    EXPECT_FALSE(env.count("LD_LIBRARY_PATH"));
+    EXPECT_EQ(env.size(), 4u);
+}
+
 TEST(RankManifest, AddsEnvironmentAddressAndHostFiles) {
     TempDir tmp;
     NanosManifest base;

@@ -60,6 +60,12 @@ struct RankSettings {
     std::vector<std::pair<std::string, std::string>> hosts;  ///< /etc/hosts: address, name
 };
 
+/// The guest environment of a rank from the shim's filtered "NAME=value" entries: every
+/// PMIX_*, OMPI_*, SLURM_*, OPAL_* and UKRUN_* variable except PMIX_DSTORE_* (host paths of
+/// a shared-memory store the guest cannot reach), plus PMIX_GDS_MODULE=hash. Host basics
+/// (PATH, HOME, LD_LIBRARY_PATH, ...) are dropped: the image sets its own.
+std::map<std::string, std::string> guest_environment(const std::vector<std::string>& env);
+
 /// The base manifest plus the rank's settings; /etc/hostname and /etc/hosts are written
 /// under `rank_dir`/etc and referenced from there. Throws std::runtime_error on write errors.
 NanosManifest rank_manifest(const NanosManifest& base, const RankSettings& rank,
