@@ -113,6 +113,11 @@ class NetnsBackend final : public Backend {
                                      "another job id");
         };
         if (ops_->link_exists(plan.bridge)) refuse("bridge", plan.bridge);
+        if (const auto users = ops_->subnet_users(plan.network.subnet); !users.empty())
+            throw std::runtime_error("the job subnet " + to_string(plan.network.subnet) +
+                                     " is already used on this host by " + users.front() +
+                                     "; choose another [network] subnet in the topology or "
+                                     "wait for the job that uses it");
         for (const auto& rank : plan.rank_plans) {
             if (ops_->link_exists(rank.host_if)) refuse("interface", rank.host_if);
             if (ops_->netns_exists(rank.netns)) refuse("network namespace", rank.netns);

@@ -165,6 +165,15 @@ void fill_rank_records(JobState& job, const std::vector<RankStatus>& statuses) {
     if (all_init) job.run.launch_ms = slowest_init_epoch - job.start_ms;
 }
 
+/// Prints the last lines of rank `rank`'s log to stderr.
+void print_log_tail(const std::string& job_dir, int rank) {
+    const std::string log = read_text(rank_log_path(job_dir, rank));
+    std::fprintf(stderr, "---- last lines of rank %d's log ----\n%s", rank,
+                 last_lines(log, kFailureLogLines).c_str());
+    if (!log.empty() && log.back() != '\n') std::fputc('\n', stderr);
+    std::fprintf(stderr, "----\n");
+}
+
 /// Status and failure text of the run, and the failing rank's last log lines on stderr.
 void explain_outcome(JobState& job, const JobEnd& end, const std::string& result_error) {
     RunRecord& run = job.run;
@@ -195,13 +204,12 @@ void explain_outcome(JobState& job, const JobEnd& end, const std::string& result
     }
     std::fprintf(stderr, "ukrun run: job %s %s: %s\n", job.plan.job_id.c_str(), run.status.c_str(),
                  run.failure.c_str());
-    if (failed) {
-        const std::string log = read_text(rank_log_path(job.job_dir, failed->rank));
-        std::fprintf(stderr, "---- last lines of rank %d's log ----\n%s", failed->rank,
-                     last_lines(log, kFailureLogLines).c_str());
-        if (!log.empty() && log.back() != '\n') std::fputc('\n', stderr);
-        std::fprintf(stderr, "----\n");
-    }
+    // The failing rank, and rank 0 when it failed too: it reports collective errors.
+    std::vector<int> shown;
+    if (failed) shown.push_back(failed->rank);
+    for (const auto& r : end.ranks)
+        if (r.rank == 0 && r.exit_code != 0 && (!failed || failed->rank != 0)) shown.push_back(0);
+    for (int rank : shown) print_log_tail(job.job_dir, rank);
 }
 
 /// The human summary printed at the end of a run; figures only when rank 0 gave them.

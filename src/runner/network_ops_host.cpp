@@ -72,6 +72,14 @@ class HostNetworkOps final : public NetworkOps {
         return std::filesystem::exists("/run/netns/" + name);
     }
 
+    std::vector<std::string> subnet_users(const Cidr& subnet) override {
+        std::vector<std::string> users;
+        for (const auto& a : host_.ipv4_addresses())
+            if (subnet.contains(a.address))
+                users.push_back(a.link + " (" + to_string(a.address) + ")");
+        return users;
+    }
+
   private:
     Netlink host_;
 };

@@ -44,6 +44,13 @@ struct FakeNetwork : NetworkOps {
     }
     bool link_exists(const std::string& name) override { return links.count(name) > 0; }
     bool netns_exists(const std::string& name) override { return namespaces.count(name) > 0; }
+    std::vector<std::string> subnet_users(const Cidr& subnet) override {
+        std::vector<std::string> users;
+        for (const auto& [link, address] : addresses)
+            if (subnet.contains(*parse_ipv4(address))) users.push_back(link);
+        return users;
+    }
+    std::vector<std::pair<std::string, std::string>> addresses = {{"eth0", "192.168.1.5"}};
 };
 
 JobPlan two_rank_plan() {
@@ -125,6 +132,20 @@ TEST_F(NetnsBackendTest, RefusesNamesThatAlreadyExistAndLeavesThem) {
     }
     backend->cleanup();
     EXPECT_EQ(links.count("ukab12br"), 1u);
+    EXPECT_TRUE(calls.empty());
+}
+
+TEST_F(NetnsBackendTest, RefusesASubnetAlreadyInUse) {
+    fake->addresses.push_back({"br-other", "10.77.0.1"});
+    try {
+        backend->prepare(two_rank_plan());
+        FAIL() << "prepare accepted a subnet in use";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("10.77.0.0/24 is already used on this host by "
+                                             "br-other"),
+                  std::string::npos)
+            << e.what();
+    }
     EXPECT_TRUE(calls.empty());
 }
 

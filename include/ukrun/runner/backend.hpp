@@ -76,6 +76,9 @@ class NetworkOps {
     virtual bool link_exists(const std::string& name) = 0;
     /// True when /run/netns/NAME exists.
     virtual bool netns_exists(const std::string& name) = 0;
+    /// Host interfaces holding an address inside `subnet`, as "NAME (ADDRESS)"; empty when
+    /// the subnet is free.
+    virtual std::vector<std::string> subnet_users(const Cidr& subnet) = 0;
 };
 
 /// NetworkOps on this host: links through rtnetlink (netlink.hpp), named namespaces through
