@@ -43,13 +43,7 @@ Check check_mpirun() {
 
 /// The PMIx library's own version string (PMIx_Get_version), and Open MPI's PMIx component.
 Check check_pmix() {
-    std::string detail;
-    if (void* lib = ::dlopen("libpmix.so.2", RTLD_LAZY | RTLD_LOCAL)) {
-        using GetVersion = const char* (*)();
-        if (auto get = reinterpret_cast<GetVersion>(::dlsym(lib, "PMIx_Get_version")))
-            detail = first_line(get());
-        ::dlclose(lib);
-    }
+    const std::string detail = pmix_library_version();
     const auto info = run_command({"ompi_info", "--parsable"}, 10000);
     std::string component;
     std::istringstream lines(info.output);
@@ -211,6 +205,17 @@ Check check_containers() {
 }
 
 }  // namespace
+
+std::string pmix_library_version() {
+    std::string version;
+    if (void* lib = ::dlopen("libpmix.so.2", RTLD_LAZY | RTLD_LOCAL)) {
+        using GetVersion = const char* (*)();
+        if (auto get = reinterpret_cast<GetVersion>(::dlsym(lib, "PMIx_Get_version")))
+            version = first_line(get());
+        ::dlclose(lib);
+    }
+    return version;
+}
 
 std::vector<unsigned char> kvm_probe_boot_sector() {
     static constexpr unsigned char kCode[] = {0xFA,              // cli

@@ -16,6 +16,7 @@
 
 #include "ukrun/runner/backend.hpp"
 #include "ukrun/runner/commands.hpp"
+#include "ukrun/runner/doctor.hpp"
 #include "ukrun/runner/topology.hpp"
 
 namespace ukrun::runner {
@@ -73,6 +74,7 @@ std::string collect_versions(const std::string& mpirun) {
     v["ukrun"] = UKRUN_VERSION;
     const auto mpi = run_command({mpirun, "--version"}, 5000);
     v["mpirun"] = mpi.output.substr(0, mpi.output.find('\n'));
+    v["pmix"] = pmix_library_version();
     utsname u{};
     if (::uname(&u) == 0) v["kernel"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
     return v.dump();
@@ -150,8 +152,9 @@ void fill_rank_records(JobState& job, const std::vector<RankStatus>& statuses) {
         RankRecord rec;
         rec.rank = s.rank;
         if (s.rank >= 0 && s.rank < static_cast<int>(job.plan.rank_plans.size())) {
-            rec.node = job.plan.rank_plans[s.rank].node;
-            rec.address = to_string(job.plan.rank_plans[s.rank].address);
+            const RankPlan& rp = job.plan.rank_plans[s.rank];
+            rec.node = rp.node;
+            if (!rp.netns.empty() || !rp.host_if.empty()) rec.address = to_string(rp.address);
         }
         rec.exit_code = s.exit_code;
         rec.boot_ms = s.boot_ms;

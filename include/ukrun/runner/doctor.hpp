@@ -42,6 +42,10 @@ bool process_backend_ready(const std::vector<Check>& checks);
 /// then exits with status 3.
 std::vector<unsigned char> kvm_probe_boot_sector();
 
+/// The PMIx library's own version (PMIx_Get_version from libpmix.so.2), empty when the
+/// library cannot be loaded.
+std::string pmix_library_version();
+
 /// The QEMU status the probe's guest produces when it ran to the end.
 inline constexpr int kProbeExitStatus = 3;
 
