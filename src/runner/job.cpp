@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -24,6 +26,16 @@ namespace ukrun::runner {
 namespace fs = std::filesystem;
 
 namespace {
+
+/// The "runner" logger on stderr; its level comes from $UKRUN_LOG (debug, info, warn; default
+/// warn).
+std::shared_ptr<spdlog::logger> runner_log() {
+    if (auto existing = spdlog::get("runner")) return existing;
+    auto log = spdlog::stderr_color_mt("runner");
+    const char* level = std::getenv("UKRUN_LOG");
+    log->set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
+    return log;
+}
 
 /// Lines of a failing rank's log printed to stderr.
 constexpr int kFailureLogLines = 20;
@@ -328,7 +340,11 @@ int run_job(const RunOptions& options) {
 
     JobEnd end;
     try {
+        runner_log()->info("preparing {} ranks of backend {} (bridge {})", job.plan.ranks,
+                           backend->name(), backend->isolated() ? job.plan.bridge : "none");
         backend->prepare(job.plan);
+        runner_log()->debug("launcher: {}", run.command_line);
+        runner_log()->debug("plan: {}/plan.json", job.job_dir);
         const pid_t launcher = start_launcher(job, *backend);
         const WatchResult watched = Watchdog(signals, options.timeout_s).wait(launcher);
         end.outcome = watched.outcome;
@@ -349,7 +365,9 @@ int run_job(const RunOptions& options) {
         finish_job_dir(job);
         return kExitUnavailable;
     }
-    kill_job_leftovers(job.plan.job_id);
+    if (const int left = kill_job_leftovers(job.plan.job_id))
+        runner_log()->warn("killed {} process(es) of job {} the launcher left behind", left,
+                           job.plan.job_id);
     backend->cleanup();
 
     end.ranks = read_rank_statuses(job.job_dir, job.plan.ranks);
