@@ -246,3 +246,29 @@ TEST_F(RunTest, ShimFailsLoudlyWhenTheRankComesUpAsASingleton) {
         << r.output;
     EXPECT_TRUE(fs::exists(rank_log_path(dir, 0)));
 }
+
+TEST_F(RunTest, SubnetInUseIsRefusedBeforeAnythingIsCreatedAndRecorded) {
+    // A bridge of ours (no dummy driver here) holds an address in the topology's subnet.
+    const fs::path topology = dir / "busy.toml";
+    std::ofstream(topology) << "[network]\nsubnet = \"10.199.0.0/24\"\ngateway = \"10.199.0.1\"\n"
+                               "mtu = 1500\n\n[instance]\nmemory_mib = 64\nvcpus = 1\n\n"
+                               "[[node]]\nname = \"local\"\naddress = \"127.0.0.1\"\ncpus = 2\n"
+                               "memory_mib = 1024\n";
+    const std::string dummy = "ukrtest" + std::to_string(::getpid() % 100000);
+    ASSERT_EQ(run_command({"ip", "link", "add", dummy, "type", "bridge"}).exit_code, 0);
+    run_command({"ip", "addr", "add", "10.199.0.9/24", "dev", dummy});
+
+    const auto r = run("netns", kWorkload, {"--topology", topology});
+    run_command({"ip", "link", "del", dummy});
+    EXPECT_EQ(r.exit_code, 69) << r.output;
+    EXPECT_NE(r.output.find("10.199.0.0/24 is already used on this host by " + dummy),
+              std::string::npos)
+        << r.output;
+    const std::string id = job_id_in(r.output);
+    ASSERT_FALSE(id.empty());
+    EXPECT_EQ(leftovers(id), std::vector<std::string>{});
+    const auto runs = read_runs(results());
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].status, "failed");
+    EXPECT_NE(runs[0].failure.find("set-up failed"), std::string::npos);
+}
