@@ -31,6 +31,8 @@ const std::vector<std::string> kWorkload = {"--lattice", "8x8x8x8",       "--gau
 /// A workload that runs until it is stopped (many Dirac applications).
 const std::vector<std::string> kLongWorkload = {"--lattice", "8x8x8x8", "--repetitions", "1000000"};
 
+std::vector<std::string> leftovers(const std::string& id);
+
 /// A fresh directory under /tmp, removed by the fixture.
 struct RunTest : ::testing::Test {
     fs::path dir;
@@ -48,6 +50,16 @@ struct RunTest : ::testing::Test {
     }
 
     fs::path results() const { return dir / "results.h5"; }
+
+    /// Checks that job `id` left nothing behind and that the results file holds exactly one
+    /// run; returns it (a default record after a failed check).
+    RunRecord only_run_of(const std::string& id) const {
+        EXPECT_FALSE(id.empty());
+        EXPECT_EQ(leftovers(id), std::vector<std::string>{});
+        const auto runs = read_runs(results());
+        EXPECT_EQ(runs.size(), 1u);
+        return runs.empty() ? RunRecord{} : runs[0];
+    }
 
     /// `ukrun run --results R --backend B [extra] -- workload`, output captured.
     CommandResult run(const std::string& backend, const std::vector<std::string>& workload,
@@ -195,23 +207,15 @@ TEST_F(RunTest, SigtermMidJobLeavesNoProcessNamespaceLinkOrMount) {
     EXPECT_EQ(exit_code_from_status(status), 130) << output;
     EXPECT_LT(stop_ms, 15000);
     std::printf("SIGTERM to exit: %lld ms\n", static_cast<long long>(stop_ms));
-    EXPECT_EQ(leftovers(id), std::vector<std::string>{});
-
-    const auto runs = read_runs(results());
-    ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "interrupted");
-    EXPECT_EQ(runs[0].exit_status, 130);
+    const RunRecord stored = only_run_of(id);
+    EXPECT_EQ(stored.status, "interrupted");
+    EXPECT_EQ(stored.exit_status, 130);
 }
 
 TEST_F(RunTest, TimeoutEndsTheJobWithCode124) {
     const auto r = run("process", kLongWorkload, {"--timeout", "4"});
     EXPECT_EQ(r.exit_code, 124) << r.output;
-    const std::string id = job_id_in(r.output);
-    ASSERT_FALSE(id.empty());
-    EXPECT_EQ(leftovers(id), std::vector<std::string>{});
-    const auto runs = read_runs(results());
-    ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "timeout");
+    EXPECT_EQ(only_run_of(job_id_in(r.output)).status, "timeout");
 }
 
 TEST_F(RunTest, FailingRankGivesItsExitCodeAndLastLogLines) {
@@ -221,15 +225,10 @@ TEST_F(RunTest, FailingRankGivesItsExitCodeAndLastLogLines) {
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("last lines of rank"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("cannot be split"), std::string::npos) << r.output;
-    const std::string id = job_id_in(r.output);
-    ASSERT_FALSE(id.empty());
-    EXPECT_EQ(leftovers(id), std::vector<std::string>{});
-
-    const auto runs = read_runs(results());
-    ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "failed");
-    EXPECT_EQ(runs[0].exit_status, 2);
-    EXPECT_NE(runs[0].failure.find("exited with code 2"), std::string::npos) << runs[0].failure;
+    const RunRecord stored = only_run_of(job_id_in(r.output));
+    EXPECT_EQ(stored.status, "failed");
+    EXPECT_EQ(stored.exit_status, 2);
+    EXPECT_NE(stored.failure.find("exited with code 2"), std::string::npos) << stored.failure;
 }
 
 TEST_F(RunTest, ShimFailsLoudlyWhenTheRankComesUpAsASingleton) {
@@ -264,11 +263,7 @@ TEST_F(RunTest, SubnetInUseIsRefusedBeforeAnythingIsCreatedAndRecorded) {
     EXPECT_NE(r.output.find("10.199.0.0/24 is already used on this host by " + dummy),
               std::string::npos)
         << r.output;
-    const std::string id = job_id_in(r.output);
-    ASSERT_FALSE(id.empty());
-    EXPECT_EQ(leftovers(id), std::vector<std::string>{});
-    const auto runs = read_runs(results());
-    ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].status, "failed");
-    EXPECT_NE(runs[0].failure.find("set-up failed"), std::string::npos);
+    const RunRecord stored = only_run_of(job_id_in(r.output));
+    EXPECT_EQ(stored.status, "failed");
+    EXPECT_NE(stored.failure.find("set-up failed"), std::string::npos) << stored.failure;
 }
