@@ -90,8 +90,8 @@ NanosInstall find_nanos(const NanosSearch& search) {
     std::string message = "no Nanos kernel found; looked in:";
     for (const auto& place : looked) message += " " + place + ";";
     message +=
-        " get Nanos by installing ops (https://ops.city, then `ops update`) or by building "
-        "nanovms/nanos (make kernel tools) and passing --nanos-dir to its output";
+        " get Nanos by installing ops (NanoVMs' command-line tool, then `ops update`) or by "
+        "building nanovms/nanos (make kernel tools) and passing --nanos-dir to its output";
     throw NanosNotFound(message);
 }
 
