@@ -11,6 +11,7 @@
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,8 @@ struct Options {
     DiracOptions dirac;
     std::string isa_requested;
     double bench_seconds = 0.5;
+    int fail_rank = -1;  ///< testing aid: this rank exits with fail_code after MPI_Init
+    int fail_code = 3;   ///< exit status of fail_rank, 1..255
     bool help = false;
 };
 
@@ -94,7 +97,12 @@ po::options_description option_descriptions() {
         "repetitions", po::value<int>()->default_value(0),
         "Dirac operator applications to time (count); 0 chooses about one second")(
         "seconds", po::value<double>()->default_value(0.5),
-        "bench su3: target time per kernel in seconds");
+        "bench su3: target time per kernel in seconds")(
+        "fail-rank", po::value<int>()->default_value(-1),
+        "testing aid: rank R exits with --fail-code right after MPI_Init without finalising;\n"
+        "the other ranks proceed and are torn down by the launcher (-1: none)")(
+        "fail-code", po::value<int>()->default_value(3),
+        "testing aid: the exit status of --fail-rank, 1..255");
     return desc;
 }
 
@@ -180,6 +188,10 @@ Options parse_options(int argc, char** argv, int ranks) {
     if (o.dirac.repetitions < 0) throw InputError("--repetitions must be 0 (auto) or positive");
     o.bench_seconds = vm["seconds"].as<double>();
     if (!(o.bench_seconds > 0)) throw InputError("--seconds must be positive");
+    o.fail_rank = vm["fail-rank"].as<int>();
+    o.fail_code = vm["fail-code"].as<int>();
+    if (o.fail_rank < -1) throw InputError("--fail-rank must be a rank number or -1 (none)");
+    if (o.fail_code < 1 || o.fail_code > 255) throw InputError("--fail-code must be 1..255");
     return o;
 }
 
@@ -379,6 +391,14 @@ int run_job(int argc, char** argv, double mpi_init_ms) {
     if (o.help) {
         if (rank == 0) std::cout << option_descriptions() << std::endl;
         return 0;
+    }
+    if (o.fail_rank == rank) {
+        // Testing aid: a rank that dies without MPI_Finalize, as a crashing rank would.
+        std::fprintf(stderr, "ukrun-lattice: rank %d exits with code %d (--fail-rank)\n", rank,
+                     o.fail_code);
+        std::fflush(stderr);
+        std::fflush(stdout);
+        std::_Exit(o.fail_code);
     }
 
     const Geometry geometry(o.lattice, *o.grid, MPI_COMM_WORLD);
