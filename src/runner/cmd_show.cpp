@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ukrun/runner/cli.hpp"
 #include "ukrun/runner/commands.hpp"
 #include "ukrun/runner/results.hpp"
 
@@ -150,25 +151,11 @@ int cmd_show(const Args& args) {
     visible.add_options()("help,h", "print this help")(
         "run", po::value<long long>(), "show run ID in detail: per-rank rows, failure, texts")(
         "json", "print JSON instead of text (all runs, or the one given by --run)");
-    po::options_description all;
-    all.add(visible).add_options()("file", po::value<std::string>());
-    po::positional_options_description positional;
-    positional.add("file", 1);
-
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::fprintf(stderr, "ukrun show: %s (see ukrun show --help)\n", e.what());
-        return kExitUsage;
-    }
-    if (vm.count("help")) {
-        std::cout << visible
-                  << "\nExit status: 0, 64 bad options, 65 unreadable file or no "
-                     "such run.\n";
-        return kExitOk;
-    }
+    if (const auto stop = parse_subcommand_options(
+            "show", args, visible, vm, "file",
+            "Exit status: 0, 64 bad options, 65 unreadable file or no such run.\n"))
+        return *stop;
     if (!vm.count("file")) {
         std::fprintf(stderr, "ukrun show: no results file given (usage: ukrun show FILE.h5)\n");
         return kExitUsage;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "ukrun/runner/cli.hpp"
 #include "ukrun/runner/commands.hpp"
 #include "ukrun/runner/live_check.hpp"
 #include "ukrun/runner/topology.hpp"
@@ -81,28 +82,13 @@ int cmd_validate(const Args& args) {
         "live",
         "also check on this host (root): bridge, subnet unused, full-MTU pings in "
         "throwaway namespaces");
-    po::options_description hidden;
-    hidden.add_options()("file", po::value<std::string>(), "topology file");
-    po::options_description all;
-    all.add(options).add(hidden);
-    po::positional_options_description positional;
-    positional.add("file", 1);
-
     po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::fprintf(stderr, "ukrun validate: %s; see ukrun validate --help\n", e.what());
-        return kExitUsage;
-    }
-    if (vm.count("help")) {
-        std::cout << options
-                  << "\nExit codes: 0 valid, 64 bad command line, 65 invalid topology (each "
-                     "problem on one line\nFILE:LINE: what is wrong; how to fix it), 69 a live "
-                     "check failed or not root,\n130 interrupted.\n";
-        return kExitOk;
-    }
+    if (const auto stop = parse_subcommand_options(
+            "validate", args, options, vm, "file",
+            "Exit codes: 0 valid, 64 bad command line, 65 invalid topology (each problem on one "
+            "line\nFILE:LINE: what is wrong; how to fix it), 69 a live check failed or not "
+            "root,\n130 interrupted.\n"))
+        return *stop;
     if (!vm.count("file")) {
         std::fprintf(stderr,
                      "ukrun validate: no topology file given; e.g. ukrun validate "
