@@ -39,7 +39,7 @@ int cmd_run(const Args& args) {
         "124 timeout, 130 interrupted.\n\noptions");
     desc.add_options()("help,h", "print this help")(
         "backend,b", po::value(&options.backend)->default_value(options.backend),
-        "where ranks live: process or netns")(
+        "where ranks live: process, netns or nanos")(
         "ranks,n", po::value(&options.ranks)->default_value(options.ranks),
         "number of MPI ranks (instances)")(
         "topology,t", po::value(&options.topology_path),
@@ -51,14 +51,16 @@ int cmd_run(const Args& args) {
         "keep-logs", po::value(&options.keep_logs_dir),
         "copy the job directory (plan, per-rank logs) to DIR/ukrun-<jobid>")(
         "job-dir", po::value(&options.job_dir_parent)->default_value(options.job_dir_parent),
-        "parent of the job directory ukrun-<jobid>");
+        "parent of the job directory ukrun-<jobid>")(
+        "nanos-dir", po::value(&options.nanos_dir),
+        "Nanos kernel.img, boot.img and mkfs (nanos backend; default $UKRUN_NANOS_DIR, ~/.ops)");
     po::variables_map vm;
     if (const auto stop = parse_subcommand_options("run", own, desc, vm)) return *stop;
     if (options.ranks < 1) return usage_error("run", "--ranks must be at least 1");
     const auto names = backend_names();
     if (std::find(names.begin(), names.end(), options.backend) == names.end())
-        return usage_error("run",
-                           "unknown backend '" + options.backend + "'; choose process or netns");
+        return usage_error(
+            "run", "unknown backend '" + options.backend + "'; choose process, netns or nanos");
     options.lattice_args = program.empty() ? default_lattice_args() : program;
 
     try {

@@ -19,6 +19,8 @@
 #include "ukrun/runner/backend.hpp"
 #include "ukrun/runner/commands.hpp"
 #include "ukrun/runner/doctor.hpp"
+#include "ukrun/runner/janitor.hpp"
+#include "ukrun/runner/job_subnet.hpp"
 #include "ukrun/runner/topology.hpp"
 
 namespace ukrun::runner {
@@ -99,40 +101,6 @@ std::string self_exe() {
     return ec ? std::string{} : path.string();
 }
 
-/// Sends SIGKILL to every process whose environment holds UKRUN_JOB_ID=<job_id> (shims and
-/// ranks the launcher left behind) and waits up to 2 s for them to go. Returns how many.
-int kill_job_leftovers(const std::string& job_id) {
-    const std::string needle = "UKRUN_JOB_ID=" + job_id;
-    std::vector<pid_t> found;
-    for (const auto& entry :
-         fs::directory_iterator("/proc", fs::directory_options::skip_permission_denied)) {
-        const std::string name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        const pid_t pid = std::stoi(name);
-        if (pid == ::getpid()) continue;
-        const std::string env = read_text(entry.path() / "environ");
-        size_t pos = 0;
-        for (size_t next; pos < env.size(); pos = next + 1) {
-            next = env.find('\0', pos);
-            if (next == std::string::npos) next = env.size();
-            if (env.compare(pos, next - pos, needle) == 0) {
-                found.push_back(pid);
-                break;
-            }
-        }
-    }
-    for (pid_t pid : found) ::kill(pid, SIGKILL);
-    for (int i = 0; i < 20; ++i) {
-        bool alive = false;
-        for (pid_t pid : found)
-            alive = alive ||
-                    (::kill(pid, 0) == 0 && fs::exists("/proc/" + std::to_string(pid) + "/exe"));
-        if (!alive) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return static_cast<int>(found.size());
-}
-
 /// The status files the shims wrote, in rank order (missing ones are skipped).
 std::vector<RankStatus> read_rank_statuses(const std::string& job_dir, int ranks) {
     std::vector<RankStatus> statuses;
@@ -172,6 +140,7 @@ void fill_rank_records(JobState& job, const std::vector<RankStatus>& statuses) {
         rec.boot_ms = s.boot_ms;
         rec.mpi_init_ms = s.mpi_init_ms;
         rec.rss_mib = s.rss_mib;
+        rec.image_mib = s.image_mib;
         job.run.rank_records.push_back(rec);
         if (s.mpi_init_ms > job.run.mpi_init_ms) job.run.mpi_init_ms = s.mpi_init_ms;
         all_init = all_init && s.mpi_init_epoch_ms > 0;
@@ -250,10 +219,17 @@ void print_summary(const RunRecord& run, const std::string& results_path) {
 
 /// Loads the topology and plans the job; writes plan.json into a fresh job directory.
 void plan_job(JobState& job) {
-    job.topology = job.options.topology_path.empty() ? default_topology()
-                                                     : load_topology(job.options.topology_path);
-    job.plan = make_plan(job.topology, job.options.backend, job.options.ranks, new_job_id());
+    // The built-in topology gets a free subnet per job, so concurrent jobs can share a host.
+    const std::string job_id = new_job_id();
+    if (!job.options.topology_path.empty())
+        job.topology = load_topology(job.options.topology_path);
+    else if (job.options.backend == "process")
+        job.topology = default_topology();
+    else
+        job.topology = default_topology(free_job_subnet(job_id));
+    job.plan = make_plan(job.topology, job.options.backend, job.options.ranks, job_id);
     job.job_dir = (fs::path(job.options.job_dir_parent) / ("ukrun-" + job.plan.job_id)).string();
+    job.plan.job_dir = job.job_dir;
     fs::create_directories(job.job_dir);
     std::ofstream(job.job_dir + "/plan.json") << nlohmann::json(job.plan).dump(2) << '\n';
 }
@@ -310,9 +286,13 @@ int run_job(const RunOptions& options) {
                                      : "install Open MPI (apt-get install openmpi-bin)");
         return kExitUnavailable;
     }
-    auto backend = make_backend(options.backend);
+    auto backend = make_backend(options.backend, {.nanos_dir = options.nanos_dir});
     BlockedSignals signals;  // Ctrl-C from here on is handled, not fatal
+    for (const auto& line : reap_stale_jobs(options.job_dir_parent, make_host_network_ops))
+        runner_log()->warn("{}", line);
     plan_job(job);
+    // Removes what the job owns if this process dies without cleaning up (even by SIGKILL).
+    Janitor janitor(job.job_dir, job.plan.job_id);
 
     LaunchSettings launch;
     launch.mpirun = job.mpirun;
@@ -342,7 +322,12 @@ int run_job(const RunOptions& options) {
     try {
         runner_log()->info("preparing {} ranks of backend {} (bridge {})", job.plan.ranks,
                            backend->name(), backend->isolated() ? job.plan.bridge : "none");
+        if (const auto objects = planned_objects(job.plan); !objects.empty()) {
+            refuse_taken_network(*make_host_network_ops(), job.plan);
+            janitor.own(objects);  // recorded before they exist
+        }
         backend->prepare(job.plan);
+        run.accelerator = backend->accelerator();
         runner_log()->debug("launcher: {}", run.command_line);
         runner_log()->debug("plan: {}/plan.json", job.job_dir);
         const pid_t launcher = start_launcher(job, *backend);
@@ -353,6 +338,7 @@ int run_job(const RunOptions& options) {
     } catch (const std::exception& e) {
         kill_job_leftovers(job.plan.job_id);
         backend->cleanup();
+        janitor.finish();
         run.status = "failed";
         run.failure = std::string("set-up failed: ") + e.what();
         run.exit_status = kExitUnavailable;
@@ -369,6 +355,7 @@ int run_job(const RunOptions& options) {
         runner_log()->warn("killed {} process(es) of job {} the launcher left behind", left,
                            job.plan.job_id);
     backend->cleanup();
+    janitor.finish();
 
     end.ranks = read_rank_statuses(job.job_dir, job.plan.ranks);
     fill_rank_records(job, end.ranks);

@@ -132,6 +132,7 @@ void to_json(nlohmann::json& j, const JobPlan& plan) {
         {"backend", plan.backend},
         {"ranks", plan.ranks},
         {"bridge", plan.bridge},
+        {"job_dir", plan.job_dir},
         {"network",
          {{"subnet", to_string(net.subnet)},
           {"gateway", to_string(net.gateway)},
@@ -165,6 +166,7 @@ void from_json(const nlohmann::json& j, JobPlan& plan) {
     plan.backend = j.at("backend").get<std::string>();
     plan.ranks = j.at("ranks").get<int>();
     plan.bridge = j.at("bridge").get<std::string>();
+    plan.job_dir = j.value("job_dir", std::string{});
 
     const auto& net = j.at("network");
     const std::string subnet = net.at("subnet").get<std::string>();

@@ -99,6 +99,7 @@ struct RankSession {
     std::string failure;
     bool term_sent = false;
     double kill_at_ms = -1;
+    Backend* backend = nullptr;  ///< sees every line (boot markers of instance backends)
 
     /// Handles one output line: prefixed to stdout, verbatim to the log, into the monitor.
     void on_line(const std::string& line) {
@@ -107,7 +108,9 @@ struct RankSession {
         write_all(STDOUT_FILENO, prefixed);
         log << line << '\n';
         log.flush();
-        monitor.on_line(line, now_epoch_ms());
+        const double now_ms = now_epoch_ms();
+        monitor.on_line(line, now_ms);
+        if (backend) backend->on_rank_line(line, now_ms);
         if (failure.empty() && !monitor.singleton_error().empty()) {
             failure = monitor.singleton_error();
             std::fprintf(stderr, "ukrun shim: rank %d: %s\n", rank, failure.c_str());
@@ -232,6 +235,7 @@ void to_json(nlohmann::json& j, const RankStatus& s) {
          {"mpi_init_ms", s.mpi_init_ms},
          {"mpi_init_epoch_ms", s.mpi_init_epoch_ms},
          {"rss_mib", s.rss_mib},
+         {"image_mib", s.image_mib},
          {"failure", s.failure}};
 }
 
@@ -244,6 +248,7 @@ void from_json(const nlohmann::json& j, RankStatus& s) {
     s.mpi_init_ms = j.value("mpi_init_ms", -1.0);
     s.mpi_init_epoch_ms = j.value("mpi_init_epoch_ms", -1.0);
     s.rss_mib = j.value("rss_mib", -1.0);
+    s.image_mib = j.value("image_mib", -1.0);
     s.failure = j.value("failure", std::string{});
 }
 
@@ -292,7 +297,8 @@ int run_shim(const std::string& job_dir, const std::vector<std::string>& program
                         signals,
                         {},
                         false,
-                        -1};
+                        -1,
+                        backend.get()};
     try {
         session.child = backend->launch_rank(plan, plan.rank_plans[*rank], program, env);
     } catch (const std::exception& e) {
@@ -315,7 +321,8 @@ int run_shim(const std::string& job_dir, const std::vector<std::string>& program
     status.mpi_init_ms = session.monitor.mpi_init_ms();
     status.mpi_init_epoch_ms = session.monitor.mpi_init_epoch_ms();
     status.rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-    status.failure = session.failure;
+    backend->finish_rank(wait_status, status);
+    if (!session.failure.empty()) status.failure = session.failure;
     if (!session.failure.empty()) status.exit_code = kExitUnavailable;
     std::ofstream(rank_status_path(job_dir, *rank)) << nlohmann::json(status).dump(2);
     return status.exit_code;

@@ -29,6 +29,7 @@ struct RunOptions {
     double timeout_s = 0;                 ///< <= 0: no deadline
     std::string keep_logs_dir;            ///< empty: the job directory is removed
     std::string job_dir_parent = "/tmp";  ///< the job directory is PARENT/ukrun-<jobid>
+    std::string nanos_dir;                ///< --nanos-dir (nanos backend); empty: search
     std::vector<std::string> lattice_args;
 };
 

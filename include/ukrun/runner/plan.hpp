@@ -31,6 +31,7 @@ struct JobPlan {
     NetworkConfig network;      ///< copied from the topology
     InstanceConfig instance;
     std::string bridge;         ///< the job's bridge (named from the job id when created)
+    std::string job_dir;        ///< the job directory (set by ukrun run; empty in bare plans)
     std::vector<RankPlan> rank_plans;
 };
 

@@ -62,8 +62,9 @@ struct RankStatus {
     double boot_ms = -1;         ///< start to first output
     double mpi_init_ms = -1;     ///< start to "MPI_Init done"
     double mpi_init_epoch_ms = -1;
-    double rss_mib = -1;  ///< peak resident memory of the rank process tree
-    std::string failure;  ///< why the shim failed the rank, empty otherwise
+    double rss_mib = -1;    ///< peak resident memory of the rank process tree
+    double image_mib = -1;  ///< the instance's disk image (nanos), else -1
+    std::string failure;    ///< why the shim failed the rank, empty otherwise
 };
 
 void to_json(nlohmann::json& j, const RankStatus& status);
