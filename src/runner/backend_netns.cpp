@@ -28,16 +28,15 @@ std::string with_prefix(Ipv4 address, const Cidr& subnet) {
 }
 
 /// Ranks in network + mount namespaces, wired by veths to a bridge owned by the job.
-class NetnsBackend final : public Backend {
+class NetnsBackend final : public SubnetBackend {
   public:
     explicit NetnsBackend(std::unique_ptr<NetworkOps> ops) : ops_(std::move(ops)) {}
     ~NetnsBackend() override { cleanup(); }
 
     std::string name() const override { return "netns"; }
-    bool isolated() const override { return true; }
 
     void prepare(const JobPlan& plan) override {
-        refuse_existing(plan);
+        refuse_taken_network(*ops_, plan);
         const std::string gateway = with_prefix(plan.network.gateway, plan.network.subnet);
         ops_->add_bridge(plan.bridge, plan.network.mtu, gateway);
         bridge_ = plan.bridge;
@@ -68,24 +67,6 @@ class NetnsBackend final : public Backend {
         bridge_.clear();
     }
 
-    std::vector<std::pair<std::string, std::string>> launcher_environment(
-        const JobPlan& plan) const override {
-        return {{"PMIX_MCA_ptl_tcp_if_include", to_string(plan.network.subnet)},
-                {"PMIX_MCA_gds", "hash"}};
-    }
-
-    std::vector<std::string> launcher_mca(const JobPlan& plan) const override {
-        return {"--mca",
-                "pml",
-                "ob1",
-                "--mca",
-                "btl",
-                "self,tcp",
-                "--mca",
-                "btl_tcp_if_include",
-                to_string(plan.network.subnet)};
-    }
-
     void rank_environment(const JobPlan&, std::vector<std::string>& env) const override {
         // The shared-memory data store lives in the launcher's /tmp, which the rank cannot
         // see; the hash store (PMIX_MCA_gds=hash) is used instead.
@@ -104,26 +85,6 @@ class NetnsBackend final : public Backend {
     }
 
   private:
-    /// A job never touches an interface it did not create: existing names are an error.
-    void refuse_existing(const JobPlan& plan) {
-        auto refuse = [](const std::string& what, const std::string& name) {
-            throw std::runtime_error(what + " '" + name +
-                                     "' already exists; it belongs to another job or was left "
-                                     "behind: remove it (ip link del / ip netns del) or use "
-                                     "another job id");
-        };
-        if (ops_->link_exists(plan.bridge)) refuse("bridge", plan.bridge);
-        if (const auto users = ops_->subnet_users(plan.network.subnet); !users.empty())
-            throw std::runtime_error("the job subnet " + to_string(plan.network.subnet) +
-                                     " is already used on this host by " + users.front() +
-                                     "; choose another [network] subnet in the topology or "
-                                     "wait for the job that uses it");
-        for (const auto& rank : plan.rank_plans) {
-            if (ops_->link_exists(rank.host_if)) refuse("interface", rank.host_if);
-            if (ops_->netns_exists(rank.netns)) refuse("network namespace", rank.netns);
-        }
-    }
-
     /// Runs a cleanup step, swallowing its error (cleanup never throws).
     template <typename F>
     static void quietly(F&& step) noexcept {
@@ -140,6 +101,46 @@ class NetnsBackend final : public Backend {
 };
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> SubnetBackend::launcher_environment(
+    const JobPlan& plan) const {
+    return {{"PMIX_MCA_ptl_tcp_if_include", to_string(plan.network.subnet)},
+            {"PMIX_MCA_gds", "hash"}};
+}
+
+std::vector<std::string> SubnetBackend::launcher_mca(const JobPlan& plan) const {
+    return {"--mca",
+            "pml",
+            "ob1",
+            "--mca",
+            "btl",
+            "self,tcp",
+            "--mca",
+            "btl_tcp_if_include",
+            to_string(plan.network.subnet)};
+}
+
+void refuse_taken_network(NetworkOps& ops, const JobPlan& plan) {
+    // A job never touches an interface it did not create: existing names are an error.
+    auto refuse = [](const std::string& what, const std::string& name) {
+        throw std::runtime_error(what + " '" + name +
+                                 "' already exists; it belongs to another job or was left "
+                                 "behind: remove it (ip link del / ip netns del) or use "
+                                 "another job id");
+    };
+    if (ops.link_exists(plan.bridge)) refuse("bridge", plan.bridge);
+    if (const auto users = ops.subnet_users(plan.network.subnet); !users.empty())
+        throw std::runtime_error("the job subnet " + to_string(plan.network.subnet) +
+                                 " is already used on this host by " + users.front() +
+                                 "; choose another [network] subnet in the topology or "
+                                 "wait for the job that uses it");
+    for (const auto& rank : plan.rank_plans) {
+        if (!rank.host_if.empty() && ops.link_exists(rank.host_if))
+            refuse("interface", rank.host_if);
+        if (!rank.netns.empty() && ops.netns_exists(rank.netns))
+            refuse("network namespace", rank.netns);
+    }
+}
 
 std::unique_ptr<Backend> make_netns_backend(std::unique_ptr<NetworkOps> ops) {
     return std::make_unique<NetnsBackend>(std::move(ops));

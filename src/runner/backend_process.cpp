@@ -40,10 +40,15 @@ class ProcessBackend final : public Backend {
 }  // namespace
 
 std::vector<std::string> backend_names() {
-    return {"process", "netns"};
+    return {"process", "netns", "nanos"};
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {
+    return make_backend(name, BackendOptions{});
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
+    if (name == "nanos") return make_nanos_backend(make_host_network_ops(), options);
     if (name == "process") return std::make_unique<ProcessBackend>();
     if (name == "netns") return make_netns_backend(make_host_network_ops());
     std::string known;

@@ -20,16 +20,6 @@ fs::path this_exe() {
     return fs::read_symlink("/proc/self/exe", ec);
 }
 
-/// libukrun-nanos-compat.so beside ukrun (build tree) or in <prefix>/lib/ukrun, else empty.
-fs::path find_compat_library() {
-    std::error_code ec;
-    for (const auto& candidate : {this_exe().parent_path() / "libukrun-nanos-compat.so",
-                                  fs::path(UKRUN_LIBEXEC_DIR).parent_path().parent_path() / "lib" /
-                                      "ukrun" / "libukrun-nanos-compat.so"})
-        if (fs::is_regular_file(candidate, ec)) return candidate;
-    return {};
-}
-
 int image_build(const Args& args) {
     std::string backend = "nanos", nanos_dir, cache, gauge, lattice, compat;
     po::options_description options("ukrun image build");

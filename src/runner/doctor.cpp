@@ -217,6 +217,13 @@ std::string pmix_library_version() {
     return version;
 }
 
+bool kvm_probe_passes(int timeout_ms) {
+    const std::string qemu = find_in_path("qemu-system-x86_64");
+    if (qemu.empty() || ::access("/dev/kvm", R_OK | W_OK) != 0) return false;
+    return boot_probe(qemu, {"-accel", "kvm", "-cpu", "host"}, timeout_ms).exit_code ==
+           kProbeExitStatus;
+}
+
 std::vector<unsigned char> kvm_probe_boot_sector() {
     static constexpr unsigned char kCode[] = {0xFA,              // cli
                                               0x0F, 0x20, 0xE0,  // mov eax, cr4

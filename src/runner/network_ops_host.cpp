@@ -80,6 +80,13 @@ class HostNetworkOps final : public NetworkOps {
         return users;
     }
 
+    void add_tap(const std::string& name, const std::string& bridge, int mtu) override {
+        create_tap(name);
+        host_.set_mtu(name, mtu);
+        host_.set_master(name, bridge);
+        host_.set_up(name);
+    }
+
   private:
     Netlink host_;
 };

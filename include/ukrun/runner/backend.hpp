@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "ukrun/runner/process.hpp"
 
 namespace ukrun::runner {
+
+struct RankStatus;
 
 /// One backend. Coordinator calls: prepare, launcher_environment, launcher_mca, cleanup.
 /// Shim calls: rank_environment, launch_rank.
@@ -48,6 +51,22 @@ class Backend {
     virtual Child launch_rank(const JobPlan& plan, const RankPlan& rank,
                               const std::vector<std::string>& argv,
                               const std::vector<std::string>& env) = 0;
+
+    /// Shim side: sees each output line of the launched rank at `now_ms` (epoch ms).
+    virtual void on_rank_line(const std::string& line, double now_ms) {
+        (void)line;
+        (void)now_ms;
+    }
+
+    /// Shim side: completes the status of the ended rank from its waitpid `wait_status`
+    /// (instance backends decode the guest's exit, boot time, image size). Never throws.
+    virtual void finish_rank(int wait_status, RankStatus& status) {
+        (void)wait_status;
+        (void)status;
+    }
+
+    /// The accelerator the run is recorded with: "none", "kvm" or "tcg"; valid after prepare().
+    virtual std::string accelerator() const { return "none"; }
 };
 
 /// The names make_backend accepts.
@@ -55,6 +74,14 @@ std::vector<std::string> backend_names();
 
 /// The backend called `name`. Throws std::invalid_argument listing the known names.
 std::unique_ptr<Backend> make_backend(const std::string& name);
+
+/// Command-line settings some backends take.
+struct BackendOptions {
+    std::string nanos_dir;  ///< --nanos-dir; empty: $UKRUN_NANOS_DIR, then ~/.ops
+};
+
+/// The backend called `name` with `options`. Throws like make_backend(name).
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options);
 
 /// The host network operations the netns backend needs; faked in unit tests.
 class NetworkOps {
@@ -79,7 +106,34 @@ class NetworkOps {
     /// Host interfaces holding an address inside `subnet`, as "NAME (ADDRESS)"; empty when
     /// the subnet is free.
     virtual std::vector<std::string> subnet_users(const Cidr& subnet) = 0;
+    /// Creates persistent tap `name` with `mtu`, enslaved to `bridge` and up. Throws
+    /// std::runtime_error naming the tap; this default says the operations cannot make taps.
+    virtual void add_tap(const std::string& name, const std::string& bridge, int mtu) {
+        (void)bridge;
+        (void)mtu;
+        throw std::runtime_error("cannot create tap " + name + ": no tap support here");
+    }
 };
+
+/// A backend whose ranks reach the launcher's PMIx server over the job subnet (netns, nanos):
+/// PMIx listens on the bridge with the hash data store, Open MPI uses pml ob1 and btl
+/// self,tcp restricted to the subnet (FIELD-NOTES, "Isolated MPI ranks").
+class SubnetBackend : public Backend {
+  public:
+    bool isolated() const override { return true; }
+    std::vector<std::pair<std::string, std::string>> launcher_environment(
+        const JobPlan& plan) const override;
+    std::vector<std::string> launcher_mca(const JobPlan& plan) const override;
+};
+
+/// Refuses a job whose bridge, host interfaces or namespaces already exist, or whose subnet
+/// is used on this host: throws std::runtime_error naming the thing and the fix.
+void refuse_taken_network(NetworkOps& ops, const JobPlan& plan);
+
+/// The nanos backend over the given network operations (tests pass a fake); `options` says
+/// where Nanos is.
+std::unique_ptr<Backend> make_nanos_backend(std::unique_ptr<NetworkOps> ops,
+                                            const BackendOptions& options);
 
 /// NetworkOps on this host: links through rtnetlink (netlink.hpp), named namespaces through
 /// `ip netns`. Each failure throws std::runtime_error naming the operation and the interface.

@@ -42,6 +42,10 @@ bool process_backend_ready(const std::vector<Check>& checks);
 /// then exits with status 3.
 std::vector<unsigned char> kvm_probe_boot_sector();
 
+/// True when QEMU boots the probe sector under KVM and it runs to the end within
+/// `timeout_ms` (the doctor's "kvm" check); false without QEMU, /dev/kvm, or on any failure.
+bool kvm_probe_passes(int timeout_ms);
+
 /// The PMIx library's own version (PMIx_Get_version from libpmix.so.2), empty when the
 /// library cannot be loaded.
 std::string pmix_library_version();

@@ -83,6 +83,10 @@ struct LatticeImageOptions {
     std::map<std::string, std::string> environment;
 };
 
+/// libukrun-nanos-compat.so beside this executable (build tree) or in <prefix>/lib/ukrun;
+/// empty when neither exists.
+fs::path find_compat_library();
+
 /// Guest path of the compatibility library.
 inline constexpr const char* kCompatGuestPath = "/lib/ukrun/libukrun-nanos-compat.so";
 

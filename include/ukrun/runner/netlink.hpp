@@ -115,6 +115,10 @@ class LinkGuard {
     std::vector<std::string> names_;
 };
 
+/// Creates persistent tap `name` (IFF_TAP, no packet info) through /dev/net/tun, down, in the
+/// caller's network namespace; delete it like any link. Throws NetlinkError naming the tap.
+void create_tap(const std::string& name);
+
 /// Whether `name` is a usable Linux interface name: 1..15 characters, none of '/', ':' or
 /// whitespace, not "." or "..". Returns the reason when not, else an empty string.
 std::string interface_name_problem(const std::string& name);
