@@ -811,7 +811,9 @@ std::vector<Diagnostic> check_capacity(const Topology& topology, int ranks) {
     return problems;
 }
 
-Topology default_topology() {
+Topology default_topology() { return default_topology(*parse_cidr("10.213.0.0/24")); }
+
+Topology default_topology(const Cidr& subnet) {
     char host[256] = {};
     std::string name = gethostname(host, sizeof host - 1) == 0 ? host : "";
     for (char& c : name) {
@@ -827,7 +829,8 @@ Topology default_topology() {
 
     std::ostringstream text;
     text << "# Built in: one node (this host), a host-local bridge named from the job id.\n"
-         << "[network]\nsubnet = \"10.213.0.0/24\"\ngateway = \"10.213.0.1\"\nmtu = 9000\n\n"
+         << "[network]\nsubnet = \"" << to_string(subnet) << "\"\ngateway = \""
+         << to_string(Ipv4{subnet.network.value + 1}) << "\"\nmtu = 9000\n\n"
          << "[instance]\nmemory_mib = 512\nvcpus = 1\n\n"
          << "[[node]]\nname = \"" << name << "\"\naddress = \"127.0.0.1\"\ncpus = " << cpus
          << "\nmemory_mib = " << memory_mib << "\n";

@@ -106,6 +106,10 @@ std::vector<Diagnostic> check_capacity(const Topology& topology, int ranks);
 /// The built-in topology used when no --topology is given (one node: this host).
 Topology default_topology();
 
+/// The built-in topology with job subnet `subnet` (gateway: its first host address); the
+/// no-argument form uses 10.213.0.0/24.
+Topology default_topology(const Cidr& subnet);
+
 /// How many instance addresses the pool holds: from pool_start (default gateway + 1) to the
 /// last host address of the subnet, without the gateway and node addresses.
 std::int64_t address_capacity(const Topology& topology);
