@@ -34,7 +34,7 @@ std::vector<std::string> qemu_command(const QemuMachine& m) {
     if (!m.tap.empty()) {
         argv.insert(argv.end(),
                     {"-netdev", "tap,id=n0,ifname=" + m.tap + ",script=no,downscript=no", "-device",
-                     "virtio-net-pci,netdev=n0,mac=" + m.mac});
+                     "virtio-net-pci,netdev=n0,romfile=,mac=" + m.mac});
     }
     return argv;
 }

@@ -42,7 +42,7 @@ TEST(QemuCommand, TcgWithTapAndDebugExit) {
     EXPECT_TRUE(has(argv, "virtio-scsi-pci,id=scsi0"));
     EXPECT_TRUE(has(argv, "scsi-hd,bus=scsi0.0,drive=hd0"));
     EXPECT_EQ(after(argv, "-netdev"), "tap,id=n0,ifname=uk3f-t0,script=no,downscript=no");
-    EXPECT_TRUE(has(argv, "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"));
+    EXPECT_TRUE(has(argv, "virtio-net-pci,netdev=n0,romfile=,mac=52:54:00:00:00:01"));
 }
 
 TEST(QemuCommand, KvmUsesHostCpuAndNoNetworkWithoutTap) {
