@@ -12,6 +12,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "test_paths.hpp"
 #include "ukrun/runner/plan.hpp"
@@ -219,16 +220,32 @@ TEST_F(RunTest, TimeoutEndsTheJobWithCode124) {
 }
 
 TEST_F(RunTest, FailingRankGivesItsExitCodeAndLastLogLines) {
-    // ukrun-lattice rejects a lattice that cannot be split into even local extents with its
-    // documented "bad input" status 2, from rank 0 after MPI_Init.
-    const auto r = run("netns", {"--lattice", "8x8x8x7"});
-    EXPECT_EQ(r.exit_code, 2) << r.output;
-    EXPECT_NE(r.output.find("last lines of rank"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("cannot be split"), std::string::npos) << r.output;
+    // Rank 1 exits 3 right after MPI_Init without finalising; mpirun tears rank 0 down.
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = run("netns", {"--lattice", "4x4x4x4", "--repetitions", "1", "--fail-rank", "1",
+                                 "--fail-code", "3"});
+    const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+    EXPECT_EQ(r.exit_code, 3) << r.output;
+    EXPECT_LT(took_ms, 30000) << "the job hung after a rank exited without MPI_Finalize";
+    EXPECT_NE(r.output.find("---- last lines of rank 1's log ----"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("rank 1 exits with code 3 (--fail-rank)"), std::string::npos)
+        << r.output;
     const RunRecord stored = only_run_of(job_id_in(r.output));
     EXPECT_EQ(stored.status, "failed");
-    EXPECT_EQ(stored.exit_status, 2);
-    EXPECT_NE(stored.failure.find("exited with code 2"), std::string::npos) << stored.failure;
+    EXPECT_EQ(stored.exit_status, 3);
+    EXPECT_NE(stored.failure.find("rank 1 exited with code 3"), std::string::npos)
+        << stored.failure;
+}
+
+TEST_F(RunTest, BadInputFromRankZeroGivesCode2) {
+    // ukrun-lattice rejects a lattice that cannot be split into even local extents with its
+    // documented "bad input" status 2, from rank 0 after MPI_Init.
+    const auto r = run("process", {"--lattice", "8x8x8x7"});
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("cannot be split"), std::string::npos) << r.output;
+    EXPECT_EQ(only_run_of(job_id_in(r.output)).exit_status, 2);
 }
 
 TEST_F(RunTest, ShimFailsLoudlyWhenTheRankComesUpAsASingleton) {
@@ -266,4 +283,93 @@ TEST_F(RunTest, SubnetInUseIsRefusedBeforeAnythingIsCreatedAndRecorded) {
     const RunRecord stored = only_run_of(job_id_in(r.output));
     EXPECT_EQ(stored.status, "failed");
     EXPECT_NE(stored.failure.find("set-up failed"), std::string::npos) << stored.failure;
+}
+
+/// `ukrun run --backend netns --results RESULTS --job-dir DIR -- workload` started in its own
+/// process group with its output captured.
+Child start_netns_job(const fs::path& results, const fs::path& dir,
+                      const std::vector<std::string>& workload) {
+    std::vector<std::string> argv = {ukrun::test::ukrun_bin(),
+                                     "run",
+                                     "--backend",
+                                     "netns",
+                                     "--results",
+                                     results,
+                                     "--job-dir",
+                                     dir,
+                                     "--"};
+    argv.insert(argv.end(), workload.begin(), workload.end());
+    return spawn({.argv = argv,
+                  .env = std::nullopt,
+                  .new_process_group = true,
+                  .capture_output = true,
+                  .death_signal = SIGKILL,
+                  .in_child = {}});
+}
+
+/// Reads `child`'s output to EOF (at most `timeout_ms`), reaps it; returns output and code.
+CommandResult finish(const Child& child, int timeout_ms, std::string output = {}) {
+    output = read_until(
+        child.output_fd, [](const std::string&) { return false; }, timeout_ms, output);
+    ::close(child.output_fd);
+    int status = 0;
+    ::waitpid(child.pid, &status, 0);
+    return {.exit_code = exit_code_from_status(status), .output = output, .timed_out = false};
+}
+
+TEST_F(RunTest, SigkillMidJobLeavesNothingOnceTheJanitorHasRun) {
+    // scancel ends with SIGKILL to the step's processes: here the whole process group of
+    // `ukrun run`; its janitor (own session) removes what the job owned.
+    const Child child =
+        start_netns_job(results(), dir, {"--lattice", "4x4x4x4", "--repetitions", "100000000"});
+    const auto both_ranks_up = [](const std::string& text) {
+        return text.find("[r0] ukrun-lattice: MPI_Init done") != std::string::npos &&
+               text.find("[r1] ukrun-lattice: MPI_Init done") != std::string::npos;
+    };
+    const std::string output = read_until(child.output_fd, both_ranks_up, 20000);
+    const std::string id = job_id_in(output);
+    ASSERT_TRUE(both_ranks_up(output)) << output;
+    ASSERT_FALSE(leftovers(id).empty());
+
+    const auto sent = std::chrono::steady_clock::now();
+    ::kill(-child.pid, SIGKILL);
+    std::vector<std::string> left = leftovers(id);
+    while (!left.empty() && std::chrono::steady_clock::now() - sent < std::chrono::seconds(5)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        left = leftovers(id);
+    }
+    const auto clean_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - sent)
+                              .count();
+    const CommandResult r = finish(child, 10000, output);
+    EXPECT_EQ(left, std::vector<std::string>{}) << r.output;
+    EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+    EXPECT_NE(r.output.find("ukrun janitor: the coordinator of job " + id + " died; removed"),
+              std::string::npos)
+        << r.output;
+    EXPECT_FALSE(fs::exists(dir / ("ukrun-" + id)));
+    std::printf("SIGKILL to nothing left: %lld ms\n", static_cast<long long>(clean_ms));
+}
+
+TEST_F(RunTest, TwoConcurrentNetnsJobsOnTheBuiltInTopologyGetTheirOwnSubnets) {
+    const std::vector<std::string> tiny = {"--lattice", "4x4x4x4", "--repetitions", "2"};
+    const fs::path results_b = dir / "results-b.h5";
+    const Child a = start_netns_job(results(), dir, tiny);
+    const Child b = start_netns_job(results_b, dir, tiny);
+    const CommandResult ra = finish(a, 30000);
+    const CommandResult rb = finish(b, 30000);
+    ASSERT_EQ(ra.exit_code, 0) << ra.output;
+    ASSERT_EQ(rb.exit_code, 0) << rb.output;
+
+    const auto runs_a = read_runs(results());
+    const auto runs_b = read_runs(results_b);
+    ASSERT_EQ(runs_a.size(), 1u);
+    ASSERT_EQ(runs_b.size(), 1u);
+    const auto subnet_a = nlohmann::json::parse(runs_a[0].plan_json)["network"]["subnet"];
+    const auto subnet_b = nlohmann::json::parse(runs_b[0].plan_json)["network"]["subnet"];
+    EXPECT_NE(subnet_a, subnet_b);
+    EXPECT_TRUE(parse_cidr("10.213.0.0/16")->contains(parse_cidr(subnet_a)->network)) << subnet_a;
+    EXPECT_EQ(runs_a[0].plaquette, runs_b[0].plaquette);
+    for (const auto& out : {ra.output, rb.output})
+        EXPECT_EQ(leftovers(job_id_in(out)), std::vector<std::string>{});
 }
