@@ -148,6 +148,7 @@ class NanosBackend final : public SubnetBackend {
 
     std::string name() const override { return "nanos"; }
     std::string accelerator() const override { return accelerator_name(accel_); }
+    std::vector<std::pair<std::string, std::string>> versions() const override { return versions_; }
 
     void prepare(const JobPlan& plan) override {
         if (plan.job_dir.empty())
@@ -280,6 +281,10 @@ class NanosBackend final : public SubnetBackend {
 
         job.accel = kvm_probe_passes(kKvmProbeTimeoutMs) ? Accelerator::kvm : Accelerator::tcg;
         accel_ = job.accel;
+        const auto qemu = run_command({"qemu-system-x86_64", "--version"}, 5000).output;
+        versions_ = {{"qemu", qemu.substr(0, qemu.find('\n'))},
+                     {"nanos", job.install.kernel.string() + " (" + job.install.source +
+                                   "), base image " + base.hash}};
         if (accel_ == Accelerator::tcg)
             nanos_log()->info(
                 "KVM probe failed: guests run under TCG (emulated; timings are "
@@ -338,6 +343,7 @@ class NanosBackend final : public SubnetBackend {
     std::unique_ptr<NetworkOps> ops_;
     BackendOptions options_;
     Accelerator accel_ = Accelerator::tcg;
+    std::vector<std::pair<std::string, std::string>> versions_;
     std::string bridge_;
     std::vector<std::string> taps_;
     // Shim side: one rank.

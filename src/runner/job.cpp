@@ -94,6 +94,14 @@ std::string collect_versions(const std::string& mpirun) {
     return v.dump();
 }
 
+/// The versions object text `versions` plus what the backend adds (QEMU, Nanos).
+std::string with_backend_versions(const std::string& versions, const Backend& backend) {
+    auto v = nlohmann::json::parse(versions, nullptr, false);
+    if (!v.is_object()) v = nlohmann::json::object();
+    for (const auto& [name, value] : backend.versions()) v[name] = value;
+    return v.dump();
+}
+
 /// The path of this executable (/proc/self/exe).
 std::string self_exe() {
     std::error_code ec;
@@ -328,6 +336,7 @@ int run_job(const RunOptions& options) {
         }
         backend->prepare(job.plan);
         run.accelerator = backend->accelerator();
+        run.versions = with_backend_versions(run.versions, *backend);
         runner_log()->debug("launcher: {}", run.command_line);
         runner_log()->debug("plan: {}/plan.json", job.job_dir);
         const pid_t launcher = start_launcher(job, *backend);

@@ -67,6 +67,10 @@ class Backend {
 
     /// The accelerator the run is recorded with: "none", "kvm" or "tcg"; valid after prepare().
     virtual std::string accelerator() const { return "none"; }
+
+    /// Versions recorded with the run besides ukrun's, Open MPI's and the kernel's, as name,
+    /// value (e.g. "qemu", "nanos"); valid after prepare().
+    virtual std::vector<std::pair<std::string, std::string>> versions() const { return {}; }
 };
 
 /// The names make_backend accepts.
