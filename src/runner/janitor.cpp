@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,7 +91,7 @@ bool trusted(const fs::path& path) {
         ::dup2(null_fd, STDIN_FILENO);
         ::dup2(null_fd, STDOUT_FILENO);
     }
-    // Keep only stdio and the pipe: the coordinator's other descriptors (launcher pipes,
+    // Keep only stdio and the socket: the coordinator's other descriptors (launcher pipes,
     // signalfd) must not be held open by the janitor.
     for (int fd = 3; fd < 1024; ++fd)
         if (fd != read_fd) ::close(fd);
@@ -274,7 +275,8 @@ Janitor::Janitor(const std::string& job_dir, const std::string& job_id, NetworkO
         throw std::system_error(errno, std::generic_category(), "write " + path);
 
     int fds[2];
-    check_call(::pipe2(fds, O_CLOEXEC), "pipe for the janitor");
+    check_call(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
+               "socket pair for the janitor");
     const pid_t pid = ::fork();
     if (pid < 0) {
         const int error = errno;
@@ -308,7 +310,8 @@ void Janitor::finish() noexcept {
     if (write_fd_ < 0) return;
     append_text(owned_path(job_dir_), "done\n", false);
     const char done = 'd';
-    [[maybe_unused]] const ssize_t n = ::write(write_fd_, &done, 1);
+    // A socket, not a pipe: a janitor that is already gone must not SIGPIPE the coordinator.
+    [[maybe_unused]] const ssize_t n = ::send(write_fd_, &done, 1, MSG_NOSIGNAL);
     ::close(write_fd_);
     write_fd_ = -1;
     for (int i = 0; i < 200; ++i) {

@@ -79,7 +79,7 @@ std::vector<std::string> reap_stale_jobs(const std::string& parent,
                                          const NetworkOpsFactory& make_ops);
 
 /// The coordinator's side of the janitor: a forked child in its own session that ignores
-/// SIGINT, SIGTERM and SIGHUP and waits on a pipe only the coordinator writes. At EOF without
+/// SIGINT, SIGTERM and SIGHUP and waits on a socket only the coordinator holds. At EOF without
 /// "done" it runs clean_up_job on the job directory and exits.
 class Janitor {
   public:
