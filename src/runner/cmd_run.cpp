@@ -34,6 +34,8 @@ int cmd_run(const Args& args) {
         "usage: ukrun run [options] [-- ukrun-lattice arguments]\n\n"
         "Runs one MPI job of ukrun-lattice, one rank per instance, and appends it to the\n"
         "results file. Without workload arguments: --lattice 8x8x8x8 --gauge random:1 --solve.\n"
+        "If ukrun run is killed, even by SIGKILL, its janitor process removes the job's\n"
+        "processes, links and namespaces; the next ukrun run reaps jobs whose janitor died too.\n"
         "Exit codes: 0 ok, a failing rank's code when below 64, 64 usage, 65 bad input,\n"
         "69 host lacks something (ukrun doctor), 70 internal, 71 job failed otherwise,\n"
         "124 timeout, 130 interrupted.\n\noptions");
