@@ -22,6 +22,7 @@ namespace ukrun::runner {
 
 namespace nanos {
 
+// Declared in image.hpp; shared by `ukrun image build` and the backend.
 fs::path find_compat_library() {
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -64,6 +65,7 @@ struct JobFile {
     std::string base_image;  ///< the cached base image (validated by mkfs), for the operator
 };
 
+/// `m` as JSON (host paths as strings).
 nlohmann::json manifest_json(const NanosManifest& m) {
     nlohmann::json files = nlohmann::json::object();
     for (const auto& [guest, host] : m.files) files[guest] = host.string();
@@ -71,6 +73,7 @@ nlohmann::json manifest_json(const NanosManifest& m) {
             {"arguments", m.arguments}, {"environment", m.environment}, {"settings", m.settings}};
 }
 
+/// The manifest manifest_json wrote; throws nlohmann::json::exception when a field is missing.
 NanosManifest manifest_from_json(const nlohmann::json& j) {
     NanosManifest m;
     for (const auto& [guest, host] : j.at("files").items())
@@ -83,6 +86,7 @@ NanosManifest manifest_from_json(const nlohmann::json& j) {
     return m;
 }
 
+/// Writes `job` to `path`; throws std::runtime_error naming the file.
 void write_job_file(const fs::path& path, const JobFile& job) {
     const NanosInstall& n = job.install;
     const nlohmann::json j = {{"install",
