@@ -212,9 +212,10 @@ void print_summary(const RunRecord& run, const std::string& results_path) {
         std::printf("  lattice     %s on grid %s (local %s), %s, isa %s\n", run.lattice.c_str(),
                     run.grid.c_str(), run.local_lattice.c_str(), run.precision.c_str(),
                     run.isa.c_str());
-        std::printf("  plaquette   %.12f\n", run.plaquette);
-        std::printf("  dirac       %.4f us/site, %.3f GFlops, halo %.3f ms\n",
-                    run.dirac_us_per_site, run.dirac_gflops, run.halo_ms);
+        if (run.plaquette != -1) std::printf("  plaquette   %.12f\n", run.plaquette);
+        if (run.dirac_us_per_site >= 0)
+            std::printf("  dirac       %.4f us/site, %.3f GFlops, halo %.3f ms\n",
+                        run.dirac_us_per_site, run.dirac_gflops, run.halo_ms);
         if (run.cg_iterations >= 0)
             std::printf("  cg          %d iterations, residual %.3e\n", run.cg_iterations,
                         run.cg_residual);

@@ -186,7 +186,9 @@ TEST_F(NanosRun, SigtermMidJobLeavesNoQemuTapOrBridge) {
     read_for(90000, both_up);
     const std::string id = job_of(output);
     const bool up = both_up();
-    if (up) EXPECT_EQ(qemu_of_job(id).size(), 2u);  // the guests are really running
+    if (up) {
+        EXPECT_EQ(qemu_of_job(id).size(), 2u);  // the guests are really running
+    }
 
     ::kill(child.pid, SIGTERM);
     read_for(30000, [] { return false; });

@@ -21,7 +21,10 @@ TEST(Isa, ScalarIsAlwaysSupported) {
 }
 
 TEST(Isa, WiderIsaImpliesNarrower) {
-    if (isa_supported(Isa::avx512)) EXPECT_TRUE(isa_supported(Isa::avx2));
+    if (isa_supported(Isa::avx512)) {
+        EXPECT_TRUE(isa_supported(Isa::avx2));
+    }
+    EXPECT_EQ(isa_supported(Isa::avx2), detect_isa() != Isa::scalar);
 }
 
 TEST(Isa, UnknownNameIsRejectedWithTheChoices) {
