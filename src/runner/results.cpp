@@ -1,4 +1,4 @@
-// The HDF5 results file (schema in docs/results.md). Appends are crash safe by construction:
+// The HDF5 results file (schema in README, "Results file"). Appends are crash safe by construction:
 // under an flock on FILE.lock the file is copied to FILE.tmp-<pid>, the run is appended to the
 // copy, the copy is fsynced and renamed over FILE. FILE itself is never opened for writing,
 // so a writer killed at any point leaves the earlier runs intact.
@@ -141,7 +141,7 @@ class Layout {
     std::size_t row_bytes_ = 0;
 };
 
-/// The `runs` table: one row per run (schema in docs/results.md).
+/// The `runs` table: one row per run (schema in README, "Results file").
 const Layout<RunRecord>& run_layout() {
     using R = RunRecord;
     static const Layout<RunRecord> layout({
