@@ -1,7 +1,7 @@
 // The HDF5 results file (schema: README, "Results file"). Appends are crash safe by
-// construction: under an flock on FILE.lock the file is copied to FILE.tmp-<pid>, the run is appended to the
-// copy, the copy is fsynced and renamed over FILE. FILE itself is never opened for writing,
-// so a writer killed at any point leaves the earlier runs intact.
+// construction: under an flock on FILE.lock the file is copied to FILE.tmp-<pid>, the run is
+// appended to the copy, the copy is fsynced and renamed over FILE. FILE itself is never opened
+// for writing, so a writer killed at any point leaves the earlier runs intact.
 #include "ukrun/runner/results.hpp"
 
 #include <fcntl.h>
