@@ -7,7 +7,11 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <stdexcept>
 #include <system_error>
 
@@ -76,12 +80,13 @@ class NetnsBackend final : public SubnetBackend {
     Child launch_rank(const JobPlan&, const RankPlan& rank, const std::vector<std::string>& argv,
                       const std::vector<std::string>& env) override {
         const std::string netns = rank.netns;
+        const std::vector<std::string> keep = paths_kept_under_tmp(argv);
         return spawn({.argv = argv,
                       .env = env,
                       .new_process_group = false,
                       .capture_output = true,
                       .death_signal = SIGKILL,
-                      .in_child = [netns] { enter_rank_namespaces(netns); }});
+                      .in_child = [netns, keep] { enter_rank_namespaces(netns, keep); }});
     }
 
   private:
@@ -146,7 +151,49 @@ std::unique_ptr<Backend> make_netns_backend(std::unique_ptr<NetworkOps> ops) {
     return std::make_unique<NetnsBackend>(std::move(ops));
 }
 
-void enter_rank_namespaces(const std::string& netns) {
+std::vector<std::string> paths_kept_under_tmp(const std::vector<std::string>& argv) {
+    std::vector<std::string> keep;
+    auto consider = [&](const std::string& text) {
+        if (!text.starts_with('/')) return;
+        std::error_code error;
+        const auto real = std::filesystem::canonical(text, error).string();
+        if (error || !real.starts_with("/tmp/") || !std::filesystem::is_regular_file(real))
+            return;
+        if (std::find(keep.begin(), keep.end(), real) == keep.end()) keep.push_back(real);
+    };
+    for (const auto& arg : argv) {
+        consider(arg);
+        if (const auto colon = arg.find(':'); colon != std::string::npos)
+            consider(arg.substr(colon + 1));
+    }
+    return keep;
+}
+
+namespace {
+
+/// Bind-mounts `file` (a real path under /tmp) read-only from the host's /tmp, reached through
+/// `old_tmp` (a descriptor of it opened before the private /tmp was mounted over it).
+void keep_file(int old_tmp, const std::string& file) {
+    const std::string relative = file.substr(std::string("/tmp/").size());
+    for (auto slash = relative.find('/'); slash != std::string::npos;
+         slash = relative.find('/', slash + 1)) {
+        const std::string dir = "/tmp/" + relative.substr(0, slash);
+        if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) check_call(-1, "mkdir " + dir);
+    }
+    const int target = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    check_call(target, "create mount point " + file);
+    ::close(target);
+
+    const std::string source = "/proc/self/fd/" + std::to_string(old_tmp) + "/" + relative;
+    check_call(::mount(source.c_str(), file.c_str(), nullptr, MS_BIND, nullptr),
+               "bind-mount " + file + " into the private /tmp");
+    check_call(::mount(nullptr, file.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
+               "make " + file + " read-only");
+}
+
+}  // namespace
+
+void enter_rank_namespaces(const std::string& netns, const std::vector<std::string>& keep) {
     const std::string path = "/run/netns/" + netns;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     check_call(fd, "open " + path);
@@ -156,8 +203,12 @@ void enter_rank_namespaces(const std::string& netns) {
     check_call(::unshare(CLONE_NEWNS), "unshare mount namespace");
     check_call(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr),
                "make / private in the rank's mount namespace");
+    const int old_tmp = ::open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    check_call(old_tmp, "open /tmp");
     check_call(::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
                "mount a private /tmp");
+    for (const auto& file : keep) keep_file(old_tmp, file);
+    ::close(old_tmp);
     check_call(::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"),
                "mount a private /dev/shm");
     // /sys shows the namespace's own interfaces, as `ip netns exec` arranges.

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <set>
 
 using namespace ukrun::runner;
@@ -175,4 +178,23 @@ TEST(MakeBackend, ProcessUsesLauncherDefaultsAndUnknownNamesAreListed) {
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("process, netns"), std::string::npos);
     }
+}
+
+TEST(PathsKeptUnderTmp, ProgramAndFileArgumentsUnderTmpAreKeptOthersAreNot) {
+    char dir_template[] = "/tmp/ukrun-keep-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir_template), nullptr);
+    const std::string dir = dir_template;
+    const std::string program = dir + "/prog";
+    const std::string gauge = dir + "/lat.l4444";
+    std::fclose(std::fopen(program.c_str(), "w"));
+    std::fclose(std::fopen(gauge.c_str(), "w"));
+
+    const auto keep = paths_kept_under_tmp(
+        {program, "--gauge", "milc:" + gauge, "--lattice", "4x4x4x4", "/etc/hostname",
+         dir + "/missing", dir, program});
+    EXPECT_EQ(keep, (std::vector<std::string>{program, gauge}));
+
+    std::remove(program.c_str());
+    std::remove(gauge.c_str());
+    ::rmdir(dir.c_str());
 }

@@ -146,8 +146,15 @@ std::unique_ptr<NetworkOps> make_host_network_ops();
 /// The netns backend over the given network operations (tests pass a fake).
 std::unique_ptr<Backend> make_netns_backend(std::unique_ptr<NetworkOps> ops);
 
+/// Host files under /tmp that a rank must still see under its private /tmp: the program
+/// and every existing absolute path among its arguments (also after a "kind:" prefix, as in
+/// `--gauge milc:/tmp/lat`). Resolved to real paths.
+std::vector<std::string> paths_kept_under_tmp(const std::vector<std::string>& argv);
+
 /// Moves the calling process into network namespace `netns` (/run/netns/NAME) and a new
-/// mount namespace with private, empty tmpfs /tmp and /dev/shm. Throws std::system_error.
-void enter_rank_namespaces(const std::string& netns);
+/// mount namespace with private, empty tmpfs /tmp and /dev/shm; each file of `keep` (real
+/// paths under /tmp) is bind-mounted read-only at the same path in the new /tmp. Throws
+/// std::system_error naming the step.
+void enter_rank_namespaces(const std::string& netns, const std::vector<std::string>& keep = {});
 
 }  // namespace ukrun::runner
