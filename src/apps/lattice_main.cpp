@@ -4,7 +4,8 @@
 //
 // It forks and execs nothing and reads no file but an optional MILC gauge file, so it runs
 // unchanged inside a unikernel. Exit status: 0 success, 2 bad input (one line from rank 0 on
-// stderr, every rank exits 2), 3 an unexpected failure (the job is aborted).
+// stderr, every rank exits 2), 3 an unexpected failure (the job is aborted), 4 CG did not
+// converge (after the result line, on every rank).
 #include <mpi.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ const auto kProcessStart = std::chrono::steady_clock::now();
 
 constexpr int kExitBadInput = 2;
 constexpr int kExitFailure = 3;
+constexpr int kExitNotConverged = 4;  ///< CG stopped above --tol
 
 /// Thrown for input errors: rank 0 prints the text, every rank exits kExitBadInput.
 struct InputError : std::runtime_error {
@@ -66,7 +68,8 @@ po::options_description option_descriptions() {
         "--solve, a CG solve. bench su3: SU(3) kernel timings in cache (rank 0). bench dirac:\n"
         "Dirac operator per site in single and double. bench pingpong: latency and bandwidth\n"
         "between ranks 0 and 1, 8 B to 4 MiB. Rank 0 ends with one line 'UKRUN-RESULT {json}'.\n"
-        "Exit status: 0 success, 2 bad input, 3 failure.\n\nOptions",
+        "Exit status: 0 success, 2 bad input, 3 failure, 4 CG did not converge (result line\n"
+        "still printed).\n\nOptions",
         100, 50);
     desc.add_options()("help,h", "print this help and exit")(
         "lattice", po::value<std::string>()->default_value("8x8x8x8"),
@@ -427,6 +430,17 @@ int run_job(int argc, char** argv, double mpi_init_ms) {
         std::cout << std::flush;
         std::printf("UKRUN-RESULT %s\n", result.dump().c_str());
         std::fflush(stdout);
+    }
+    // The CG result is collective, so every rank takes the same exit.
+    if (result.contains("cg") && !result["cg"]["converged"].get<bool>()) {
+        if (geometry.rank() == 0)
+            std::fprintf(stderr,
+                         "ukrun-lattice: CG did not converge to --tol %g (true residual %.3e "
+                         "after %d iterations); raise --max-iterations, use --mixed or double "
+                         "precision, or loosen --tol\n",
+                         o.dirac.tol, result["cg"]["residual"].get<double>(),
+                         result["cg"]["iterations"].get<int>());
+        return kExitNotConverged;
     }
     return 0;
 }

@@ -184,6 +184,15 @@ void explain_outcome(JobState& job, const JobEnd& end, const std::string& result
     if (run.status == "ok") return;
 
     const auto failed = failing_rank(end.ranks);
+    if (run.failure.empty() && run.cg_iterations >= 0 && !run.result_json.empty() &&
+        nlohmann::json::parse(run.result_json)["cg"].value("converged", true) == false) {
+        char text[200];
+        std::snprintf(text, sizeof text,
+                      "CG did not converge: true residual %.3e after %d iterations; raise "
+                      "--max-iterations, use --mixed or loosen --tol",
+                      run.cg_residual, run.cg_iterations);
+        run.failure = text;
+    }
     if (run.failure.empty()) {
         if (failed)
             run.failure = "rank " + std::to_string(failed->rank) + " exited with code " +
@@ -294,6 +303,10 @@ int run_job(const RunOptions& options) {
                      lattice.empty() ? "build it next to ukrun, set UKRUN_LATTICE or add it to PATH"
                                      : "install Open MPI (apt-get install openmpi-bin)");
         return kExitUnavailable;
+    }
+    if (const std::string problem = results_file_problem(options.results_path); !problem.empty()) {
+        std::fprintf(stderr, "ukrun run: %s\n", problem.c_str());
+        return kExitBadInput;
     }
     auto backend = make_backend(options.backend, {.nanos_dir = options.nanos_dir});
     BlockedSignals signals;  // Ctrl-C from here on is handled, not fatal

@@ -80,7 +80,8 @@ void fill_from_result(const nlohmann::json& r, RunRecord& run) {
     run.isa = text_or_empty(r, "isa");
     run.gauge = text_or_empty(r, "gauge");
     run.plaquette = number_or(r, "plaquette", run.plaquette);
-    run.mpi_init_ms = number_or(r, "mpi_init_ms", run.mpi_init_ms);
+    // The shims' per-rank figures (from instance start) win over the program's own.
+    if (run.mpi_init_ms < 0) run.mpi_init_ms = number_or(r, "mpi_init_ms", run.mpi_init_ms);
     if (r.contains("dirac")) {
         run.dirac_us_per_site = number_or(r["dirac"], "us_per_site", run.dirac_us_per_site);
         run.dirac_gflops = number_or(r["dirac"], "gflops", run.dirac_gflops);

@@ -479,4 +479,25 @@ std::vector<RunRecord> read_runs(const std::string& path) {
     return naming_file(path, [&] { return read_all(path); });
 }
 
+std::string results_file_problem(const std::string& path) {
+    std::error_code error;
+    const fs::path target = fs::absolute(path, error);
+    const fs::path dir = target.parent_path();
+    if (!fs::is_directory(dir, error))
+        return path + ": directory " + dir.string() + " does not exist; create it or choose "
+                      "another --results";
+    if (::access(dir.c_str(), W_OK) != 0)
+        return path + ": directory " + dir.string() + " is not writable; choose another --results";
+    if (!fs::exists(target, error)) return "";
+    try {
+        naming_file(path, [&] {
+            check_results_file(fs::weakly_canonical(target).string());
+            return 0;
+        });
+    } catch (const std::exception& e) {
+        return std::string(e.what()) + "; choose another --results file";
+    }
+    return "";
+}
+
 }  // namespace ukrun::runner

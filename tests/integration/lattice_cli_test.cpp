@@ -121,6 +121,15 @@ TEST(LatticeCli, UnreadableGaugeFileFailsFastWithOneLine) {
         << lines[0];
 }
 
+TEST(LatticeCli, UnconvergedCgPrintsTheResultAndExitsFour) {
+    const Outcome o = run(mpirun(2) + " --lattice 4x4x4x4 --solve --max-iterations 3");
+    EXPECT_EQ(o.status, 4);
+    ASSERT_EQ(lines_starting(o.out, "UKRUN-RESULT").size(), 1u) << o.out;
+    const auto lines = lines_starting(o.err, "ukrun-lattice: CG did not converge");
+    ASSERT_EQ(lines.size(), 1u) << o.err;
+    EXPECT_NE(lines[0].find("after 3 iterations"), std::string::npos) << lines[0];
+}
+
 TEST(LatticeCli, PingpongCoversEightBytesToFourMebibytes) {
     const Outcome o = run(mpirun(2) + " bench pingpong");
     ASSERT_EQ(o.status, 0) << o.out << o.err;

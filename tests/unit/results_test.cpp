@@ -372,6 +372,22 @@ TEST_F(Results, BadFilesAreRejectedNamingTheFileAndTheProblem) {
         std::string::npos);
 }
 
+TEST_F(Results, ProblemsAreFoundBeforeAJobRuns) {
+    EXPECT_EQ(results_file_problem(file_), "");  // a new file in an existing directory
+    append_run(file_, RunRecord{});
+    EXPECT_EQ(results_file_problem(file_), "");  // an existing results file
+
+    const std::string text = (dir_ / "notes.h5").string();
+    std::ofstream(text) << "not hdf5\n";
+    EXPECT_EQ(results_file_problem(text),
+              text + ": not an HDF5 file; choose another --results file");
+
+    const std::string nowhere = (dir_ / "no-such-dir" / "r.h5").string();
+    EXPECT_EQ(results_file_problem(nowhere),
+              nowhere + ": directory " + (dir_ / "no-such-dir").string() +
+                  " does not exist; create it or choose another --results");
+}
+
 TEST_F(Results, H5dumpReadsTheFile) {
     std::string h5dump;
     for (const char* dir : {"/usr/bin", "/usr/local/bin"}) {

@@ -68,4 +68,9 @@ std::int64_t append_run(const std::string& path, RunRecord run);
 /// HDF5, or one without the `runs` table or with a newer schema.
 std::vector<RunRecord> read_runs(const std::string& path);
 
+/// Why a run could not be appended to `path` (its directory missing or read-only, or an
+/// existing file that is not a readable ukrun results file), naming the file; empty when it
+/// can. Checked before a job starts, so a bad --results costs no run.
+std::string results_file_problem(const std::string& path);
+
 }  // namespace ukrun::runner
