@@ -71,8 +71,8 @@ Check check_srun() {
     const std::string srun = find_in_path("srun");
     if (srun.empty())
         return {"srun", CheckStatus::missing,
-                "Slurm not installed; for srun --mpi=pmix: apt-get install slurm-wlm munge "
-                "(single-node set-up in README); mpirun works without it"};
+                "Slurm not installed; for srun --mpi=pmix: apt-get install slurm-wlm munge; "
+                "ukrun run launches with mpirun and works without it"};
     const auto list = run_command({srun, "--mpi=list"}, 10000);
     std::string plugins = list.output;
     std::replace(plugins.begin(), plugins.end(), '\n', ' ');
