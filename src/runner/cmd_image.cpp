@@ -92,7 +92,16 @@ int image_build(const Args& args) {
 
 int image_list(const Args& args) {
     fs::path cache = default_image_cache();
-    if (args.size() == 2 && args[0] == "--cache") cache = args[1];
+    if (args.size() == 2 && args[0] == "--cache") {
+        cache = args[1];
+    } else if (!args.empty()) {
+        const bool help = args[0] == "--help" || args[0] == "-h";
+        std::fprintf(help ? stdout : stderr,
+                     "usage: ukrun image list [--cache DIR]\n\nLists the cached Nanos images "
+                     "(default cache %s).\n",
+                     cache.c_str());
+        return help ? kExitOk : kExitUsage;
+    }
     std::error_code ec;
     int count = 0;
     for (const auto& entry : fs::directory_iterator(cache, ec)) {
@@ -111,10 +120,12 @@ int image_list(const Args& args) {
 int cmd_image(const Args& args) {
     if (!args.empty() && args[0] == "build") return image_build(Args(args.begin() + 1, args.end()));
     if (!args.empty() && args[0] == "list") return image_list(Args(args.begin() + 1, args.end()));
-    std::fprintf(stderr,
+    const bool help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
+    std::fprintf(help ? stdout : stderr,
                  "usage: ukrun image build --backend nanos [--nanos-dir DIR] [--cache DIR] "
-                 "[--gauge FILE]\n       ukrun image list [--cache DIR]\n");
-    return kExitUsage;
+                 "[--gauge FILE]\n       ukrun image list [--cache DIR]\n"
+                 "(ukrun image build --help lists the build options)\n");
+    return help ? kExitOk : kExitUsage;
 }
 
 }  // namespace ukrun::runner

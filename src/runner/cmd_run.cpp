@@ -59,6 +59,8 @@ int cmd_run(const Args& args) {
     po::variables_map vm;
     if (const auto stop = parse_subcommand_options("run", own, desc, vm)) return *stop;
     if (options.ranks < 1) return usage_error("run", "--ranks must be at least 1");
+    if (options.timeout_s < 0)
+        return usage_error("run", "--timeout must be 0 (no limit) or a number of seconds");
     const auto names = backend_names();
     if (std::find(names.begin(), names.end(), options.backend) == names.end())
         return usage_error(

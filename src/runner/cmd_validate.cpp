@@ -96,6 +96,8 @@ int cmd_validate(const Args& args) {
         return kExitUsage;
     }
 
+    if (ranks < 1) return usage_error("validate", "--ranks must be at least 1");
+
     const std::string path = vm["file"].as<std::string>();
     Topology topology;
     try {
