@@ -13,11 +13,13 @@
 #include <fstream>
 #include <regex>
 
+#include "integration/job_output.hpp"
 #include "test_paths.hpp"
 #include "ukrun/runner/process.hpp"
 #include "ukrun/runner/results.hpp"
 
 using namespace ukrun::runner;
+using ukrun::test::job_id_in;
 namespace fs = std::filesystem;
 
 namespace {
@@ -32,13 +34,6 @@ const std::vector<std::string> kLongWorkload = {"--lattice", "4x4x4x4", "--repet
 
 /// Bound on one job under TCG, in ms (ukrun run's own --timeout is shorter).
 constexpr int kJobTimeoutMs = 150000;
-
-/// The job id from ukrun run's first line "ukrun run: job ID, ...", or empty.
-std::string job_of(const std::string& output) {
-    static const std::regex pattern(R"(ukrun run: job ([a-z0-9]+),)");
-    std::smatch m;
-    return std::regex_search(output, m, pattern) ? m[1].str() : std::string{};
-}
 
 /// QEMU processes whose command line names job `id` (its taps), as "qemu PID".
 std::vector<std::string> qemu_of_job(const std::string& id) {
@@ -120,7 +115,7 @@ TEST_F(NanosRun, TwoGuestsGiveTheProcessBackendsPlaquetteAndCgIterations) {
               std::string::npos)
         << nanos.output;
     EXPECT_NE(nanos.output.find("en1: assigned"), std::string::npos);  // the guest's console
-    EXPECT_EQ(left_by_job(job_of(nanos.output)), std::vector<std::string>{});
+    EXPECT_EQ(left_by_job(job_id_in(nanos.output)), std::vector<std::string>{});
 
     const auto runs = read_runs(results());
     ASSERT_EQ(runs.size(), 2u);
@@ -153,7 +148,7 @@ TEST_F(NanosRun, FailingRankGivesItsExitCodeAndConsoleLines) {
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("last lines of rank"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("cannot be split"), std::string::npos) << r.output;
-    EXPECT_EQ(left_by_job(job_of(r.output)), std::vector<std::string>{});
+    EXPECT_EQ(left_by_job(job_id_in(r.output)), std::vector<std::string>{});
     const auto runs = read_runs(results());
     ASSERT_EQ(runs.size(), 1u);
     EXPECT_EQ(runs[0].status, "failed");
@@ -184,7 +179,7 @@ TEST_F(NanosRun, SigtermMidJobLeavesNoQemuTapOrBridge) {
         }
     };
     read_for(90000, both_up);
-    const std::string id = job_of(output);
+    const std::string id = job_id_in(output);
     const bool up = both_up();
     if (up) {
         EXPECT_EQ(qemu_of_job(id).size(), 2u);  // the guests are really running

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "integration/job_output.hpp"
 #include "test_paths.hpp"
 #include "ukrun/runner/plan.hpp"
 #include "ukrun/runner/process.hpp"
@@ -21,6 +22,7 @@
 #include "ukrun/runner/shim.hpp"
 
 using namespace ukrun::runner;
+using ukrun::test::job_id_in;
 namespace fs = std::filesystem;
 
 namespace {
@@ -79,13 +81,6 @@ struct RunTest : ::testing::Test {
         return run_command(argv, 120000);
     }
 };
-
-/// The job id from ukrun run's first line "ukrun run: job ID, ...", or empty.
-std::string job_id_in(const std::string& output) {
-    static const std::regex pattern(R"(ukrun run: job ([a-z0-9]+),)");
-    std::smatch m;
-    return std::regex_search(output, m, pattern) ? m[1].str() : std::string{};
-}
 
 /// Everything of job `id` still on the host: processes, namespaces, interfaces, mounts.
 std::vector<std::string> leftovers(const std::string& id) {
