@@ -166,6 +166,39 @@ void print_log_tail(const std::string& job_dir, int rank) {
     std::fprintf(stderr, "----\n");
 }
 
+/// The workload's own explanation of a failure: the first "ukrun-lattice: ..." line other
+/// than the MPI_Init notice in the ranks' logs, rank 0 first (it reports collective errors);
+/// empty when there is none.
+std::string workload_error(const std::string& job_dir, int ranks) {
+    const std::string prefix = "ukrun-lattice: ";
+    for (int rank = 0; rank < ranks; ++rank) {
+        std::istringstream log(read_text(rank_log_path(job_dir, rank)));
+        for (std::string line; std::getline(log, line);) {
+            const auto at = line.find(prefix);
+            if (at == std::string::npos) continue;
+            const std::string text = line.substr(at + prefix.size());
+            const bool notice = text.starts_with("MPI_Init done") || text == "run" ||
+                                text.starts_with("bench ");  // the run header's first line
+            if (!notice) return text;
+        }
+    }
+    return "";
+}
+
+/// Fills what the command line says about the run (lattice, grid, precision, gauge) when no
+/// result line did, so a failed run still shows what was asked.
+void fill_from_arguments(const std::vector<std::string>& args, RunRecord& run) {
+    auto value_of = [&](const std::string& option) -> std::string {
+        for (std::size_t i = 0; i + 1 < args.size(); ++i)
+            if (args[i] == option) return args[i + 1];
+        return "";
+    };
+    if (run.lattice.empty()) run.lattice = value_of("--lattice");
+    if (run.grid.empty()) run.grid = value_of("--grid");
+    if (run.precision.empty()) run.precision = value_of("--precision");
+    if (run.gauge.empty()) run.gauge = value_of("--gauge");
+}
+
 /// Status and failure text of the run, and the failing rank's last log lines on stderr.
 void explain_outcome(JobState& job, const JobEnd& end, const std::string& result_error) {
     RunRecord& run = job.run;
@@ -194,10 +227,12 @@ void explain_outcome(JobState& job, const JobEnd& end, const std::string& result
         run.failure = text;
     }
     if (run.failure.empty()) {
+        const std::string explained = workload_error(job.job_dir, job.plan.ranks);
         if (failed)
             run.failure = "rank " + std::to_string(failed->rank) + " exited with code " +
                           std::to_string(failed->exit_code) +
-                          (failed->failure.empty() ? "" : ": " + failed->failure);
+                          (failed->failure.empty() ? "" : ": " + failed->failure) +
+                          (explained.empty() ? "" : "; ukrun-lattice: " + explained);
         else if (end.launcher_code != 0)
             run.failure = "mpirun exited with code " + std::to_string(end.launcher_code);
         else
@@ -387,6 +422,7 @@ int run_job(const RunOptions& options) {
         fill_from_result(*result, run);
         end.result_found = true;
     }
+    fill_from_arguments(job.options.lattice_args, run);
     run.exit_status = job_exit_code(end);
     explain_outcome(job, end, result_error);
 

@@ -240,7 +240,12 @@ TEST_F(RunTest, BadInputFromRankZeroGivesCode2) {
     const auto r = run("process", {"--lattice", "8x8x8x7"});
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("cannot be split"), std::string::npos) << r.output;
-    EXPECT_EQ(only_run_of(job_id_in(r.output)).exit_status, 2);
+    const RunRecord stored = only_run_of(job_id_in(r.output));
+    EXPECT_EQ(stored.exit_status, 2);
+    // The stored reason carries the workload's own explanation, and what was asked for.
+    EXPECT_NE(stored.failure.find("; ukrun-lattice: --lattice 8x8x8x7"), std::string::npos)
+        << stored.failure;
+    EXPECT_EQ(stored.lattice, "8x8x8x7");
 }
 
 TEST_F(RunTest, ShimFailsLoudlyWhenTheRankComesUpAsASingleton) {
