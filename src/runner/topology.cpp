@@ -408,8 +408,10 @@ std::optional<Ipv4> read_host_address(Parser& p, const Parser::Values& values, c
     }
     const std::string problem = subnet ? host_address_problem(*address, *subnet) : "";
     if (!problem.empty()) {
+        // The gateway conventionally takes the first host address; the pool starts later.
+        const std::uint32_t example = key == std::string("pool_start") ? 10 : 1;
         p.error(line, label + text + " " + problem + "; use a host address inside it, e.g. " +
-                          to_string(Ipv4{subnet->network.value + 1}));
+                          to_string(Ipv4{subnet->network.value + example}));
         return std::nullopt;
     }
     return address;

@@ -147,7 +147,7 @@ const std::vector<BadFile> kBadFiles = {
     {"bad_pool_outside.toml",
      {{4,
        "network.pool_start 10.77.1.10 is outside network.subnet 10.77.0.0/24; use a host address "
-       "inside it, e.g. 10.77.0.1"}}},
+       "inside it, e.g. 10.77.0.10"}}},
     {"bad_pool_start.toml",
      {{4, "network.pool_start 10.77.0.1 is the gateway; start the pool after it, e.g. 10.77.0.2"}}},
     {"bad_subnet_too_small.toml",
