@@ -2,7 +2,6 @@
 // job's bridge, wired to the host's launcher over the job subnet (docs/nanos.md).
 #include <fcntl.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <stdexcept>
 
 #include "ukrun/runner/backend.hpp"
+#include "ukrun/runner/log.hpp"
 #include "ukrun/runner/commands.hpp"
 #include "ukrun/runner/doctor.hpp"
 #include "ukrun/runner/image.hpp"
@@ -50,11 +50,7 @@ constexpr int kKvmProbeTimeoutMs = 4000;
 
 /// The "nanos" logger on stderr; level from $UKRUN_LOG, default info.
 std::shared_ptr<spdlog::logger> nanos_log() {
-    if (auto existing = spdlog::get("nanos")) return existing;
-    auto log = spdlog::stderr_color_mt("nanos");
-    const char* level = std::getenv("UKRUN_LOG");
-    log->set_level(level ? spdlog::level::from_str(level) : spdlog::level::info);
-    return log;
+    return component_log("nanos", spdlog::level::info);
 }
 
 /// What prepare() writes for the shims: the install, the accelerator and the base manifest.

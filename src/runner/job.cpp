@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "ukrun/runner/backend.hpp"
+#include "ukrun/runner/log.hpp"
 #include "ukrun/runner/commands.hpp"
 #include "ukrun/runner/doctor.hpp"
 #include "ukrun/runner/janitor.hpp"
@@ -32,11 +32,7 @@ namespace {
 /// The "runner" logger on stderr; its level comes from $UKRUN_LOG (debug, info, warn; default
 /// warn).
 std::shared_ptr<spdlog::logger> runner_log() {
-    if (auto existing = spdlog::get("runner")) return existing;
-    auto log = spdlog::stderr_color_mt("runner");
-    const char* level = std::getenv("UKRUN_LOG");
-    log->set_level(level ? spdlog::level::from_str(level) : spdlog::level::warn);
-    return log;
+    return component_log("runner", spdlog::level::warn);
 }
 
 /// Lines of a failing rank's log printed to stderr.
